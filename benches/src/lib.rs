@@ -1,0 +1,2 @@
+//! Shared helpers for poolgrad's criterion benches (see `benches/benches/`).
+#![forbid(unsafe_code)]
