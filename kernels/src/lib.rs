@@ -15,7 +15,9 @@ mod registry;
 mod settings;
 mod view;
 
+pub mod mp;
 pub mod naive;
+pub mod packed;
 pub mod tiled;
 
 pub use error::{KernelError, Result};
