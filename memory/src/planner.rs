@@ -19,8 +19,12 @@ use crate::storage::{GradBuf, GradStorage};
 
 const F32: usize = std::mem::size_of::<f32>();
 
-/// Every planned offset is a multiple of this many elements (64 bytes: a cache line).
+/// Offsets of buffers of at least this many elements are multiples of it (64 bytes: a cache
+/// line, relative to the arena start).
 pub const ALIGN_ELEMS: usize = 16;
+
+/// Alignment of smaller buffers (16 bytes).
+pub const SMALL_ALIGN_ELEMS: usize = 4;
 
 /// Placement orders tried, by name.
 pub const ORDERS: [&str; 4] = ["size", "lifetime", "start", "area"];
@@ -57,8 +61,19 @@ impl Plan {
     }
 }
 
-fn padded(numel: usize) -> usize {
-    numel.div_ceil(ALIGN_ELEMS) * ALIGN_ELEMS
+/// Alignment (in elements) of a buffer of `numel`: a cache line for all but tiny buffers,
+/// which get 16 bytes so that a scalar gradient does not cost 64.
+pub fn align_of(numel: usize) -> usize {
+    if numel >= ALIGN_ELEMS {
+        ALIGN_ELEMS
+    } else {
+        SMALL_ALIGN_ELEMS
+    }
+}
+
+/// The span a buffer occupies in the arena: `numel` rounded up to its alignment.
+pub fn padded(numel: usize) -> usize {
+    numel.next_multiple_of(align_of(numel))
 }
 
 fn lifetime(l: &GradLife, horizon: usize) -> usize {
@@ -76,21 +91,24 @@ fn place(lives: &[GradLife], order: &[usize]) -> (Vec<usize>, usize) {
         if size == 0 {
             continue;
         }
-        let (mut top, mut best): (usize, Option<(usize, usize)>) = (0, None); // (gap, offset)
+        let align = align_of(lives[i].numel);
+        // End of the conflicting buffers seen so far, in offset order; best = (gap, offset).
+        let (mut top, mut best): (usize, Option<(usize, usize)>) = (0, None);
         for &j in &placed {
             if !lives[i].overlaps_in_time(&lives[j]) {
                 continue;
             }
             let start = offsets[j];
-            if start >= top + size {
+            let at = top.next_multiple_of(align);
+            if start >= at + size {
                 let gap = start - top;
                 if best.is_none_or(|(g, _)| gap < g) {
-                    best = Some((gap, top));
+                    best = Some((gap, at));
                 }
             }
             top = top.max(start + padded(lives[j].numel));
         }
-        let off = best.map_or(top, |(_, o)| o);
+        let off = best.map_or(top.next_multiple_of(align), |(_, o)| o);
         offsets[i] = off;
         arena = arena.max(off + size);
         let pos = placed.partition_point(|&j| offsets[j] <= off);
