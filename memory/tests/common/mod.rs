@@ -230,7 +230,8 @@ impl Tape {
             };
             t.op(numel, &inputs);
         }
-        t.op(1, &[t.nodes.len() - 1]);
+        // The loss reads the last value and the first param, so it always has a gradient.
+        t.op(1, &[t.nodes.len() - 1, 0]);
         t
     }
 
@@ -266,6 +267,7 @@ pub fn run_backward(
     let mut liveness = LivenessInfo::new();
     let mut out = Vec::new();
     let mut stats = Vec::new();
+    assert!(has[n - 1], "the loss reaches no param");
     for _ in 0..steps {
         liveness.clone_from(&tape.liveness());
         alloc.plan(&liveness).unwrap();
