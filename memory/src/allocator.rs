@@ -82,14 +82,12 @@ pub trait GradAllocator: Send + fmt::Debug {
     fn stats(&self) -> MemStats {
         self.storage().stats()
     }
-}
 
-impl dyn GradAllocator + '_ {
     /// The data of a live buffer. See [`GradStorage::slice`].
     ///
     /// # Errors
     /// An invalid handle (released, reissued or foreign).
-    pub fn slice(&self, buf: &GradBuf) -> Result<&[f32]> {
+    fn slice(&self, buf: &GradBuf) -> Result<&[f32]> {
         self.storage().slice(buf)
     }
 
@@ -97,11 +95,14 @@ impl dyn GradAllocator + '_ {
     ///
     /// # Errors
     /// An invalid handle (released, reissued or foreign).
-    pub fn slice_mut(&mut self, buf: &GradBuf) -> Result<&mut [f32]> {
+    fn slice_mut(&mut self, buf: &GradBuf) -> Result<&mut [f32]> {
         self.storage_mut().slice_mut(buf)
     }
+}
 
-    /// Several disjoint live buffers at once. See [`GradStorage::split_mut`].
+impl dyn GradAllocator + '_ {
+    /// Several disjoint live buffers at once, all writable. See [`GradStorage::split_mut`]
+    /// (the same on a concrete allocator: `alloc.storage_mut().split_mut(..)`).
     ///
     /// # Errors
     /// An invalid handle, or two handles sharing memory.

@@ -66,7 +66,7 @@ mod system;
 
 pub use allocator::GradAllocator;
 pub use error::{MemError, Result};
-pub use liveness::{GradId, GradLife, LivenessInfo, lower_bound_bytes};
+pub use liveness::{GradId, GradLife, LivenessBuilder, LivenessInfo, lower_bound_bytes};
 pub use planner::{Plan, PlannerAllocator, plan_offsets};
 pub use pool::PoolAllocator;
 pub use registry::{

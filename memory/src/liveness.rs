@@ -195,3 +195,114 @@ pub fn lower_bound_bytes(info: &LivenessInfo) -> usize {
     }
     peak as usize
 }
+
+/// The last liveness an allocator saw and its lower bound, so an unchanged tape costs one
+/// comparison and no allocation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LivenessCache {
+    last: Option<LivenessInfo>,
+    lower_bound_bytes: usize,
+}
+
+impl LivenessCache {
+    /// Validates and remembers `info` unless it equals the last one; returns its lower bound.
+    pub(crate) fn update(&mut self, info: &LivenessInfo) -> Result<usize> {
+        if self.last.as_ref() != Some(info) {
+            info.validate()?;
+            self.lower_bound_bytes = info.lower_bound_bytes();
+            match &mut self.last {
+                Some(last) => last.clone_from(info),
+                None => self.last = Some(info.clone()),
+            }
+        }
+        Ok(self.lower_bound_bytes)
+    }
+}
+
+/// Builds a [`LivenessInfo`] from a dry run of the backward order, so the autograd engine
+/// only says what each step does: which gradients it reads (`use_at`) and which it
+/// accumulates into (`def`). Reused across steps (`clear`), it allocates nothing once warm.
+///
+/// ```
+/// use poolgrad_memory::{GradId, LivenessBuilder};
+/// // y = x·w (id 2), loss = sum(y) (id 3); w (id 1) is a param, x (id 0) a constant.
+/// let mut b = LivenessBuilder::new();
+/// b.def(GradId(3), 1, 0);          // step 0: seed d(loss)
+/// b.use_at(GradId(3), 0);          // step 0: sum's backward reads d(loss) ...
+/// b.def(GradId(2), 6, 0);          // ... and writes dy
+/// b.use_at(GradId(2), 1);          // step 1: matmul's backward reads dy ...
+/// b.def(GradId(1), 12, 1);         // ... and writes dw
+/// b.keep(GradId(1));               // dw is a param gradient
+/// let info = b.finish().unwrap();
+/// assert_eq!(info.len(), 3);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct LivenessBuilder {
+    /// Position in `info` by `GradId.0` (`usize::MAX` when absent).
+    index: Vec<usize>,
+    info: LivenessInfo,
+}
+
+impl LivenessBuilder {
+    /// An empty builder.
+    pub fn new() -> LivenessBuilder {
+        LivenessBuilder::default()
+    }
+
+    /// Forgets everything, keeping capacity.
+    pub fn clear(&mut self) {
+        for l in &self.info.lives {
+            self.index[l.id.0] = usize::MAX;
+        }
+        self.info.clear();
+    }
+
+    fn slot(&mut self, id: GradId, numel: usize, step: usize) -> &mut GradLife {
+        if self.index.len() <= id.0 {
+            self.index.resize(id.0 + 1, usize::MAX);
+        }
+        if self.index[id.0] == usize::MAX {
+            self.index[id.0] = self.info.lives.len();
+            self.info
+                .lives
+                .push(GradLife::temp(id.0, numel, step, step));
+        }
+        &mut self.info.lives[self.index[id.0]]
+    }
+
+    /// Step `step` writes (or accumulates into) gradient `id` of `numel` elements; the first
+    /// such step is its `first_def`.
+    pub fn def(&mut self, id: GradId, numel: usize, step: usize) {
+        let l = self.slot(id, numel, step);
+        debug_assert_eq!(l.numel, numel, "gradient {id} defined with two sizes");
+        l.first_def = l.first_def.min(step);
+        l.last_use = l.last_use.max(step);
+    }
+
+    /// Step `step` reads gradient `id`; the last such step is its `last_use`.
+    pub fn use_at(&mut self, id: GradId, step: usize) {
+        if let Some(&pos) = self.index.get(id.0).filter(|&&p| p != usize::MAX) {
+            let l = &mut self.info.lives[pos];
+            l.last_use = l.last_use.max(step);
+        } else {
+            debug_assert!(false, "gradient {id} used before any def");
+        }
+    }
+
+    /// Marks gradient `id` as kept (a param's): live until released after backward.
+    pub fn keep(&mut self, id: GradId) {
+        if let Some(&pos) = self.index.get(id.0).filter(|&&p| p != usize::MAX) {
+            self.info.lives[pos].kept = true;
+        } else {
+            debug_assert!(false, "gradient {id} kept before any def");
+        }
+    }
+
+    /// The liveness built so far.
+    ///
+    /// # Errors
+    /// None today (the builder keeps intervals well-formed); reserved for future checks.
+    pub fn finish(&self) -> Result<&LivenessInfo> {
+        Ok(&self.info)
+    }
+}

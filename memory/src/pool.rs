@@ -8,7 +8,7 @@
 
 use crate::allocator::GradAllocator;
 use crate::error::{MemError, Result};
-use crate::liveness::{GradId, LivenessInfo};
+use crate::liveness::{GradId, LivenessCache, LivenessInfo};
 use crate::storage::{GradBuf, GradStorage};
 
 const F32: usize = std::mem::size_of::<f32>();
@@ -33,8 +33,7 @@ pub struct PoolAllocator {
     storage: GradStorage,
     /// Free blocks, indexed by class.
     free: Vec<Vec<Vec<f32>>>,
-    /// The last liveness seen by `plan`, so an unchanged tape costs no recomputation.
-    last_liveness: Option<LivenessInfo>,
+    liveness: LivenessCache,
 }
 
 impl PoolAllocator {
@@ -43,7 +42,7 @@ impl PoolAllocator {
         PoolAllocator {
             storage: GradStorage::new("pool"),
             free: Vec::new(),
-            last_liveness: None,
+            liveness: LivenessCache::default(),
         }
     }
 
@@ -80,15 +79,7 @@ impl GradAllocator for PoolAllocator {
     }
 
     fn plan(&mut self, liveness: &LivenessInfo) -> Result<()> {
-        if self.last_liveness.as_ref() == Some(liveness) {
-            return Ok(());
-        }
-        liveness.validate()?;
-        self.storage.stats_mut().lower_bound_bytes = liveness.lower_bound_bytes();
-        match &mut self.last_liveness {
-            Some(last) => last.clone_from(liveness),
-            None => self.last_liveness = Some(liveness.clone()),
-        }
+        self.storage.stats_mut().lower_bound_bytes = self.liveness.update(liveness)?;
         Ok(())
     }
 

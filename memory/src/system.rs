@@ -2,7 +2,7 @@
 
 use crate::allocator::GradAllocator;
 use crate::error::{MemError, Result};
-use crate::liveness::GradId;
+use crate::liveness::{GradId, LivenessCache, LivenessInfo};
 use crate::storage::{GradBuf, GradStorage};
 
 const F32: usize = std::mem::size_of::<f32>();
@@ -11,6 +11,7 @@ const F32: usize = std::mem::size_of::<f32>();
 #[derive(Debug)]
 pub struct SystemAllocator {
     storage: GradStorage,
+    liveness: LivenessCache,
 }
 
 impl SystemAllocator {
@@ -18,6 +19,7 @@ impl SystemAllocator {
     pub fn new() -> SystemAllocator {
         SystemAllocator {
             storage: GradStorage::new("system"),
+            liveness: LivenessCache::default(),
         }
     }
 }
@@ -39,6 +41,11 @@ impl GradAllocator for SystemAllocator {
 
     fn storage_mut(&mut self) -> &mut GradStorage {
         &mut self.storage
+    }
+
+    fn plan(&mut self, liveness: &LivenessInfo) -> Result<()> {
+        self.storage.stats_mut().lower_bound_bytes = self.liveness.update(liveness)?;
+        Ok(())
     }
 
     fn allocate(&mut self, id: GradId, numel: usize) -> Result<GradBuf> {

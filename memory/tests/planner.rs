@@ -105,6 +105,30 @@ fn planner_peak_reserved_is_the_arena_and_at_least_the_lower_bound() {
 }
 
 #[test]
+fn liveness_builder_matches_the_hand_computed_liveness() {
+    let mut rng = Rng::new(0x5eed_0004);
+    let mut builder = poolgrad_memory::LivenessBuilder::new();
+    for k in 0..100 {
+        let n = rng.range(3, 60);
+        let tape = if k == 0 {
+            Tape::mlp(&[8, 16, 4], 2)
+        } else {
+            Tape::random(&mut rng, n)
+        };
+        tape.build_liveness(&tape.has_grad(), &mut builder);
+        let mut built = builder.finish().unwrap().lives().to_vec();
+        let mut want = tape.liveness().lives().to_vec();
+        built.sort_by_key(|l| l.id);
+        want.sort_by_key(|l| l.id);
+        // A kept gradient's last_use is not meaningful; compare the rest.
+        for l in built.iter_mut().chain(want.iter_mut()).filter(|l| l.kept) {
+            l.last_use = l.first_def;
+        }
+        assert_eq!(built, want);
+    }
+}
+
+#[test]
 fn lower_bound_by_hand() {
     // a [0,2] 100 elems, b [1,1] 50, c [3,4] 120, p kept from 2 with 10.
     let info = LivenessInfo::from_lives([

@@ -317,3 +317,31 @@ pub fn run_backward(
     }
     (out, stats)
 }
+
+impl Tape {
+    /// The liveness from a dry run of backward through [`LivenessBuilder`], as core would
+    /// build it: step t processes node `n-1-t`, reading its gradient and accumulating into its
+    /// inputs'.
+    pub fn build_liveness(&self, has: &[bool], b: &mut poolgrad_memory::LivenessBuilder) {
+        let n = self.nodes.len();
+        b.clear();
+        b.def(GradId(n - 1), self.nodes[n - 1].numel, 0);
+        for i in (0..n).rev() {
+            let nd = &self.nodes[i];
+            if !has[i] {
+                continue;
+            }
+            if nd.param {
+                b.keep(GradId(i));
+                continue;
+            }
+            let t = self.step(i);
+            b.use_at(GradId(i), t);
+            for &j in &nd.inputs {
+                if has[j] {
+                    b.def(GradId(j), self.nodes[j].numel, t);
+                }
+            }
+        }
+    }
+}
