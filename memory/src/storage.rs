@@ -60,6 +60,11 @@ impl GradBuf {
 }
 
 /// Blocks of f32 plus the table of live gradient buffers, with the statistics they imply.
+///
+/// Consumers use [`check`](GradStorage::check), [`slice`](GradStorage::slice),
+/// [`slice_mut`](GradStorage::slice_mut) and [`split_mut`](GradStorage::split_mut). The other
+/// methods (`insert_block`, `bind`, `unbind`, `stats_mut`, …) are for allocator
+/// implementations, including ones written outside this crate.
 #[derive(Debug)]
 pub struct GradStorage {
     owner: &'static str,
@@ -199,7 +204,9 @@ impl GradStorage {
         Ok(out.map(|s| s.expect("every handle carved")))
     }
 
-    // ----- policy side (for allocator implementations) -------------------------------------
+    // ----- policy side: for allocator implementations only ----------------------------------
+    // A consumer (the autograd backward) never calls these: it goes through the allocator, whose
+    // own bookkeeping (free lists, planned regions) they would bypass.
 
     /// The name errors are reported under.
     pub fn owner(&self) -> &'static str {

@@ -304,3 +304,31 @@ fn planner_is_the_planner() {
     assert!(p.current_plan().is_none());
     assert_eq!(p.arena_len(), 0);
 }
+
+/// Time per simulated MLP-M backward step (memory traffic plus a light accumulate), for the
+/// report; ignored by default because timings are not assertions. Run with
+/// `cargo test --release -p poolgrad-memory --test allocators -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn time_simulated_backward_per_allocator() {
+    let tape = Tape::mlp(&[784, 1024, 1024, 10], 256);
+    let has = tape.has_grad();
+    for name in BUILTIN_ORDER {
+        let mut a = create(name).unwrap();
+        let mut builder = poolgrad_memory::LivenessBuilder::new();
+        let mut bufs = vec![None; tape.nodes.len()];
+        let mut grads: Vec<Vec<f32>> = tape.nodes.iter().map(|n| vec![0.0; n.numel]).collect();
+        let mut times: Vec<f64> = (0..30)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                common::lean_step(a.as_mut(), &tape, &has, &mut builder, &mut bufs, &mut grads);
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{name}: median {:.3} ms per simulated MLP-M backward step",
+            times[15]
+        );
+    }
+}

@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::Tape;
-use poolgrad_memory::{BUILTIN_ORDER, GradAllocator, GradBuf, GradId, LivenessBuilder, create};
+use common::{Tape, lean_step as step};
+use poolgrad_memory::{BUILTIN_ORDER, LivenessBuilder, create};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,51 +61,6 @@ fn allocations_in(f: impl FnOnce()) -> u64 {
     f();
     ON.with(|on| on.set(false));
     COUNT.load(Ordering::Relaxed) - before
-}
-
-/// One backward step, with every container preallocated by the caller.
-fn step(
-    alloc: &mut dyn GradAllocator,
-    tape: &Tape,
-    has: &[bool],
-    builder: &mut LivenessBuilder,
-    bufs: &mut [Option<GradBuf>],
-    grads_out: &mut [Vec<f32>],
-) {
-    let n = tape.nodes.len();
-    tape.build_liveness(has, builder);
-    alloc.plan(builder.finish().unwrap()).unwrap();
-    alloc.begin_step().unwrap();
-    bufs.fill(None);
-    let loss = alloc.allocate(GradId(n - 1), 1).unwrap();
-    alloc.slice_mut(&loss).unwrap().fill(1.0);
-    bufs[n - 1] = Some(loss);
-    for i in (0..n).rev() {
-        if !has[i] || tape.nodes[i].param {
-            continue;
-        }
-        let gi = bufs[i].unwrap();
-        for &j in &tape.nodes[i].inputs {
-            if !has[j] {
-                continue;
-            }
-            let gj = *bufs[j]
-                .get_or_insert_with(|| alloc.allocate(GradId(j), tape.nodes[j].numel).unwrap());
-            let [dc, da] = alloc.split_mut([&gi, &gj]).unwrap();
-            for (k, v) in da.iter_mut().enumerate() {
-                *v += dc[k % dc.len()];
-            }
-        }
-        alloc.release(gi).unwrap();
-        bufs[i] = None;
-    }
-    for (i, b) in bufs.iter_mut().enumerate() {
-        if let Some(b) = b.take() {
-            grads_out[i].copy_from_slice(alloc.slice(&b).unwrap());
-            alloc.release(b).unwrap();
-        }
-    }
-    alloc.end_step().unwrap();
 }
 
 #[test]

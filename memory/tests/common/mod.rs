@@ -2,7 +2,9 @@
 //! backward driver that uses an allocator the way poolgrad-core's backward will.
 #![allow(dead_code)]
 
-use poolgrad_memory::{GradAllocator, GradBuf, GradId, GradLife, LivenessInfo, MemStats};
+use poolgrad_memory::{
+    GradAllocator, GradBuf, GradId, GradLife, LivenessBuilder, LivenessInfo, MemStats,
+};
 
 /// SplitMix64: small, seeded, good enough for test data.
 #[derive(Debug, Clone)]
@@ -322,7 +324,7 @@ impl Tape {
     /// The liveness from a dry run of backward through [`LivenessBuilder`], as core would
     /// build it: step t processes node `n-1-t`, reading its gradient and accumulating into its
     /// inputs'.
-    pub fn build_liveness(&self, has: &[bool], b: &mut poolgrad_memory::LivenessBuilder) {
+    pub fn build_liveness(&self, has: &[bool], b: &mut LivenessBuilder) {
         let n = self.nodes.len();
         b.clear();
         b.def(GradId(n - 1), self.nodes[n - 1].numel, 0);
@@ -344,4 +346,50 @@ impl Tape {
             }
         }
     }
+}
+
+/// One simulated backward step with every container preallocated by the caller (what a
+/// steady training loop does): builds the liveness, plans, runs, copies out kept gradients.
+pub fn lean_step(
+    alloc: &mut dyn GradAllocator,
+    tape: &Tape,
+    has: &[bool],
+    builder: &mut LivenessBuilder,
+    bufs: &mut [Option<GradBuf>],
+    grads_out: &mut [Vec<f32>],
+) {
+    let n = tape.nodes.len();
+    tape.build_liveness(has, builder);
+    alloc.plan(builder.finish().unwrap()).unwrap();
+    alloc.begin_step().unwrap();
+    bufs.fill(None);
+    let loss = alloc.allocate(GradId(n - 1), 1).unwrap();
+    alloc.slice_mut(&loss).unwrap().fill(1.0);
+    bufs[n - 1] = Some(loss);
+    for i in (0..n).rev() {
+        if !has[i] || tape.nodes[i].param {
+            continue;
+        }
+        let gi = bufs[i].unwrap();
+        for &j in &tape.nodes[i].inputs {
+            if !has[j] {
+                continue;
+            }
+            let gj = *bufs[j]
+                .get_or_insert_with(|| alloc.allocate(GradId(j), tape.nodes[j].numel).unwrap());
+            let [dc, da] = alloc.split_mut([&gi, &gj]).unwrap();
+            for (k, v) in da.iter_mut().enumerate() {
+                *v += dc[k % dc.len()];
+            }
+        }
+        alloc.release(gi).unwrap();
+        bufs[i] = None;
+    }
+    for (i, b) in bufs.iter_mut().enumerate() {
+        if let Some(b) = b.take() {
+            grads_out[i].copy_from_slice(alloc.slice(&b).unwrap());
+            alloc.release(b).unwrap();
+        }
+    }
+    alloc.end_step().unwrap();
 }
