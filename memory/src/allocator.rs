@@ -83,6 +83,13 @@ pub trait GradAllocator: Send + fmt::Debug {
         self.storage().stats()
     }
 
+    /// Restarts the peaks from the current values (e.g. to measure one phase or one step).
+    fn reset_peaks(&mut self) {
+        let s = self.storage_mut().stats_mut();
+        s.peak_live_bytes = s.live_bytes;
+        s.peak_reserved_bytes = s.reserved_bytes;
+    }
+
     /// The data of a live buffer. See [`GradStorage::slice`].
     ///
     /// # Errors

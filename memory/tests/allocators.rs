@@ -90,6 +90,9 @@ fn pool_reuses_and_stops_allocating_in_a_steady_loop() {
         "pool on MLP-S: peak reserved / lower bound {ratio:.3}, rounding {:.3}",
         stats[3].granted_bytes as f64 / stats[3].requested_bytes as f64
     );
+    alloc.reset_peaks();
+    assert_eq!(alloc.stats().peak_live_bytes, 0);
+    assert_eq!(alloc.stats().peak_reserved_bytes, stats[3].reserved_bytes);
     alloc.trim();
     assert_eq!(alloc.stats().reserved_bytes, 0);
     assert_eq!(alloc.cached_bytes(), 0);
