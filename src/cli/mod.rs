@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod autotune;
 mod host;
+mod kernels;
 mod measure;
 mod report;
 
@@ -19,6 +21,10 @@ struct Cli {
 enum Command {
     /// The full report (the default): host, kernels, correctness and speed.
     Report(report::ReportArgs),
+    /// Calibrate shapes now, print kernel timings and the winners, write the tune cache.
+    Autotune(autotune::AutotuneArgs),
+    /// List registered kernels: availability on this CPU, ISA, cost hint, description.
+    Kernels(kernels::KernelsArgs),
 }
 
 /// Parses arguments, runs the subcommand and turns errors into a message and exit code 1.
@@ -27,6 +33,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None => report::run(&report::ReportArgs::default()),
         Some(Command::Report(args)) => report::run(&args),
+        Some(Command::Autotune(args)) => autotune::run(&args),
+        Some(Command::Kernels(args)) => kernels::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
