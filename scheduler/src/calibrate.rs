@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 pub struct KernelTiming {
     /// The kernel's registered name.
     pub kernel: &'static str,
-    /// Median of the timed runs, in seconds.
+    /// Median (the lower one for an even count) of the timed runs, in seconds.
     pub median_s: f64,
     /// Timed runs made.
     pub runs: usize,
@@ -75,20 +75,64 @@ pub fn calibrate(
     candidates.sort_by(|x, y| x.1.total_cmp(&y.1));
     let best_hint = candidates.first()?.1;
     let mut operands = Operands::new(problem);
-    let mut timings: Vec<KernelTiming> = Vec::new();
+    let mut timed: Vec<Candidate> = Vec::new();
     for (kernel, hint) in candidates {
         let ratio = hint / best_hint;
         // A non-positive or NaN best hint says nothing: time everything then.
         if best_hint > 0.0 && ratio > effort.prune_factor {
             skipped.push((kernel.name(), Skip::Pruned(ratio)));
-            continue;
+        } else {
+            timed.push(Candidate {
+                kernel,
+                times: Vec::new(),
+                abandoned_at: None,
+            });
         }
-        let best = timings
-            .iter()
-            .filter(|t| !t.aborted)
-            .map(|t| t.median_s)
-            .fold(f64::INFINITY, f64::min);
-        let timing = operands.time(kernel, par, effort, best);
+    }
+    let budget = effort.budget.as_secs_f64();
+    // Warm-up, each candidate in turn (one run that fills the budget is warm-up enough).
+    let mut warm = vec![f64::INFINITY; timed.len()];
+    for (c, w) in timed.iter_mut().zip(&mut warm) {
+        for _ in 0..effort.warmup {
+            *w = w.min(operands.run_once(c.kernel, par));
+            if *w >= budget {
+                break;
+            }
+        }
+    }
+    // A cold run may pay page faults and scratch allocation: abandon leniently here.
+    let best_warm = warm.iter().copied().fold(f64::INFINITY, f64::min);
+    for (c, &w) in timed.iter_mut().zip(&warm) {
+        if effort.warmup > 0 && w > 4.0 * effort.abort_ratio * best_warm {
+            c.abandoned_at = Some(w);
+        }
+    }
+    // Timed rounds, interleaved: every candidate runs once per round, so a change in
+    // machine load (2 shared cores) hits all of them alike instead of whoever ran then.
+    let rounds_start = Instant::now();
+    for round in 0..effort.max_runs.max(1) {
+        for c in timed.iter_mut().filter(|c| c.abandoned_at.is_none()) {
+            let t = operands.run_once(c.kernel, par);
+            c.times.push(t);
+        }
+        let alive = timed.iter().filter(|c| c.abandoned_at.is_none()).count();
+        if round == 0 {
+            let best = timed
+                .iter()
+                .filter_map(|c| c.times.first().copied())
+                .fold(f64::INFINITY, f64::min);
+            for c in timed.iter_mut().filter(|c| c.abandoned_at.is_none()) {
+                if c.times[0] > effort.abort_ratio * best {
+                    c.abandoned_at = Some(c.times[0]);
+                }
+            }
+        }
+        if rounds_start.elapsed().as_secs_f64() >= budget * alive as f64 {
+            break;
+        }
+    }
+    let mut timings: Vec<KernelTiming> = timed.into_iter().map(Candidate::timing).collect();
+    for timing in &timings {
         log::debug!(
             "calibrate {}x{}x{} {}: {} {:.3} µs median of {} run(s){}",
             problem.m,
@@ -100,7 +144,6 @@ pub fn calibrate(
             timing.runs,
             if timing.aborted { " (abandoned)" } else { "" }
         );
-        timings.push(timing);
     }
     timings.sort_by(|x, y| {
         x.aborted
@@ -121,6 +164,35 @@ pub fn calibrate(
 /// `rrr`, `crr`, …: the layout codes of a, b, c.
 pub fn layout_codes(p: &Problem) -> String {
     [p.a.code(), p.b.code(), p.c.code()].iter().collect()
+}
+
+/// A candidate being timed.
+struct Candidate {
+    kernel: &'static dyn MatmulKernel,
+    times: Vec<f64>,
+    /// The run time that got it abandoned.
+    abandoned_at: Option<f64>,
+}
+
+impl Candidate {
+    fn timing(mut self) -> KernelTiming {
+        self.times.sort_by(f64::total_cmp);
+        match self.abandoned_at {
+            Some(t) => KernelTiming {
+                kernel: self.kernel.name(),
+                median_s: t,
+                runs: self.times.len().max(1),
+                aborted: true,
+            },
+            None => KernelTiming {
+                kernel: self.kernel.name(),
+                // The lower median: of two runs the faster, as noise only ever adds time.
+                median_s: self.times[(self.times.len() - 1) / 2],
+                runs: self.times.len(),
+                aborted: false,
+            },
+        }
+    }
 }
 
 /// Operand buffers laid out as the problem says, filled with small pseudo-random values.
@@ -179,57 +251,5 @@ impl Operands {
         let t = Instant::now();
         kernel.run(a, b, c, Accum::Replace, par);
         t.elapsed().as_secs_f64()
-    }
-
-    /// Warm-up, then timed runs within the effort's budget; abandons the kernel once a run
-    /// exceeds `abort_ratio × best`.
-    fn time(
-        &mut self,
-        kernel: &'static dyn MatmulKernel,
-        par: Par,
-        effort: &Effort,
-        best: f64,
-    ) -> KernelTiming {
-        let start = Instant::now();
-        let budget = effort.budget.as_secs_f64();
-        let too_slow = |t: f64| t > effort.abort_ratio * best;
-        for _ in 0..effort.warmup {
-            let t = self.run_once(kernel, par);
-            // A cold first run may pay page faults and scratch allocation: be lenient.
-            if t > 4.0 * effort.abort_ratio * best {
-                return KernelTiming {
-                    kernel: kernel.name(),
-                    median_s: t,
-                    runs: 1,
-                    aborted: true,
-                };
-            }
-            if t >= budget {
-                break; // one run fills the budget: warm enough, time one more and stop
-            }
-        }
-        let mut times = Vec::with_capacity(effort.max_runs.max(1));
-        loop {
-            let t = self.run_once(kernel, par);
-            times.push(t);
-            if too_slow(t) && times.len() == 1 {
-                return KernelTiming {
-                    kernel: kernel.name(),
-                    median_s: t,
-                    runs: 1,
-                    aborted: true,
-                };
-            }
-            if times.len() >= effort.max_runs.max(1) || start.elapsed().as_secs_f64() >= budget {
-                break;
-            }
-        }
-        times.sort_by(f64::total_cmp);
-        KernelTiming {
-            kernel: kernel.name(),
-            median_s: times[times.len() / 2],
-            runs: times.len(),
-            aborted: false,
-        }
     }
 }

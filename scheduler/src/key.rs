@@ -61,9 +61,10 @@ pub fn bucket(d: usize) -> usize {
     if d <= 16 {
         return d;
     }
-    // d >= 17, so log2 >= 4 and the step 2^(log2-2) is at least 4.
-    let step = 1usize << (d.ilog2() - 2);
-    d.div_ceil(step).saturating_mul(step)
+    // d >= 17, so log2 >= 4 and the step 2^(log2-2) is at least 4; round up to a
+    // multiple of the step with a mask (no division on the lookup path).
+    let mask = (1usize << (d.ilog2() - 2)) - 1;
+    d.saturating_add(mask) & !mask
 }
 
 /// A multiply-rotate hasher (FxHash-style): the key is a handful of small integers, so
