@@ -185,7 +185,7 @@ fn parse_strict(text: &str, fp: &Fingerprint) -> Result<(Vec<FileEntry>, usize),
         }
         let entry = parse_entry(line).ok_or_else(|| corrupt(no, "malformed entry"))?;
         seen += 1;
-        if entry.key.threads != fp.threads || !fp.kernels.iter().any(|k| *k == entry.winner) {
+        if entry.key.threads != fp.threads || !fp.kernels.contains(&entry.winner) {
             dropped += 1;
             continue;
         }

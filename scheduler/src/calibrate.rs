@@ -90,12 +90,19 @@ pub fn calibrate(
         }
     }
     let budget = effort.budget.as_secs_f64();
-    // Warm-up, each candidate in turn (one run that fills the budget is warm-up enough).
+    // The whole race gets `budget` per candidate, warm-up included.
+    let race_start = Instant::now();
+    let race_budget = budget * timed.len() as f64;
+    // Warm-up, each candidate in turn. A run that fills the budget on its own is warm-up
+    // enough and is kept as that candidate's sample: a large shape then costs one run per
+    // candidate, not two.
     let mut warm = vec![f64::INFINITY; timed.len()];
     for (c, w) in timed.iter_mut().zip(&mut warm) {
         for _ in 0..effort.warmup {
-            *w = w.min(operands.run_once(c.kernel, par));
-            if *w >= budget {
+            let t = operands.run_once(c.kernel, par);
+            *w = w.min(t);
+            if t >= budget {
+                c.times.push(t);
                 break;
             }
         }
@@ -109,13 +116,13 @@ pub fn calibrate(
     }
     // Timed rounds, interleaved: every candidate runs once per round, so a change in
     // machine load (2 shared cores) hits all of them alike instead of whoever ran then.
-    let rounds_start = Instant::now();
     for round in 0..effort.max_runs.max(1) {
         for c in timed.iter_mut().filter(|c| c.abandoned_at.is_none()) {
-            let t = operands.run_once(c.kernel, par);
-            c.times.push(t);
+            if c.times.len() <= round {
+                let t = operands.run_once(c.kernel, par);
+                c.times.push(t);
+            }
         }
-        let alive = timed.iter().filter(|c| c.abandoned_at.is_none()).count();
         if round == 0 {
             let best = timed
                 .iter()
@@ -127,7 +134,7 @@ pub fn calibrate(
                 }
             }
         }
-        if rounds_start.elapsed().as_secs_f64() >= budget * alive as f64 {
+        if race_start.elapsed().as_secs_f64() >= race_budget {
             break;
         }
     }

@@ -84,8 +84,9 @@ pub struct Effort {
     pub warmup: usize,
     /// At most this many timed runs per candidate…
     pub max_runs: usize,
-    /// …and no more once the timed rounds took this much per candidate still in the race
-    /// (at least one timed run each). Candidates run interleaved, one run per round.
+    /// …and no more once the calibration (warm-up included) took this much per candidate
+    /// (at least one timed run each; a warm-up run that alone fills the budget counts as
+    /// that run). Candidates run interleaved, one run per round.
     pub budget: Duration,
     /// Candidates whose cost hint exceeds this multiple of the best hint are not timed.
     pub prune_factor: f64,

@@ -296,11 +296,19 @@ impl Scheduler {
             (Mode::Off, _) => self.remember_hint(problem, key),
             (_, OnMiss::Calibrate) => {
                 let _serial = self.calibrating.lock().unwrap_or_else(|e| e.into_inner());
-                // Another thread may have calibrated this key while we waited.
-                if let Some(choice) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
-                    if choice.kernel.supports(problem) {
-                        return Ok(choice.kernel);
-                    }
+                // Another thread may have calibrated this key while we waited: its answer
+                // stands (a recorded key is never re-measured on a miss, so every thread
+                // keeps getting the same kernel for the same problem).
+                let cached = self
+                    .map
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&key)
+                    .map(|c| c.kernel);
+                match cached {
+                    Some(kernel) if kernel.supports(problem) => return Ok(kernel),
+                    Some(_) => return self.by_hint(problem),
+                    None => {}
                 }
                 let cal = self.calibrate_locked(problem, key)?;
                 self.persist();
