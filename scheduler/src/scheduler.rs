@@ -156,7 +156,9 @@ impl Scheduler {
         if matches!(scheduler.load, LoadOutcome::Corrupt(_)) {
             scheduler.persist(); // replace it now, so it is reported once
         }
+        // A forced kernel answers everything: nothing to calibrate at startup.
         match scheduler.config.mode {
+            _ if scheduler.forced.is_some() => Vec::new(),
             Mode::Quick => scheduler.calibrate_many(&default_shapes(), false)?,
             Mode::Full => scheduler.calibrate_many(&default_shapes(), true)?,
             Mode::Off | Mode::Cached => Vec::new(),

@@ -563,3 +563,66 @@ fn calibration_records_timings_and_prunes_by_hint() {
         .unwrap();
     assert!(sleepy.median_s >= 300e-6);
 }
+
+/// Computes nothing (wrong on purpose): lets startup-calibration tests run big shapes fast.
+#[derive(Debug)]
+struct Noop;
+impl MatmulKernel for Noop {
+    fn name(&self) -> &'static str {
+        "test.noop"
+    }
+    fn supports(&self, _: &Problem) -> bool {
+        true
+    }
+    fn cost_hint(&self, _: &Problem) -> f64 {
+        1e-9
+    }
+    fn run(&self, _: MatRef<'_>, _: MatRef<'_>, _: MatMut<'_>, _: Accum, _: Par) {}
+}
+static NOOP: Noop = Noop;
+
+#[test]
+fn quick_and_full_modes_calibrate_the_default_set_at_startup() {
+    let shapes = poolgrad_scheduler::default_shapes();
+    let mut c = config("startup", vec![&NOOP]);
+    c.mode = Mode::Cached;
+    assert!(
+        Scheduler::with_config(c.clone())
+            .unwrap()
+            .entries()
+            .is_empty(),
+        "cached: lazy"
+    );
+
+    c.mode = Mode::Quick;
+    let quick = Scheduler::with_config(c.clone()).unwrap();
+    assert_eq!(quick.entries().len(), shapes.len());
+    assert!(
+        quick
+            .entries()
+            .iter()
+            .all(|(_, e)| e.source == Source::Measured)
+    );
+    // Quick again: everything is in the file, nothing is measured.
+    let again = Scheduler::with_config(c.clone()).unwrap();
+    assert!(
+        again
+            .entries()
+            .iter()
+            .all(|(_, e)| e.source == Source::Loaded)
+    );
+    assert_eq!(again.entries().len(), shapes.len());
+    // Full re-measures the default set.
+    c.mode = Mode::Full;
+    c.effort.budget = Duration::from_millis(1);
+    let full = Scheduler::with_config(c.clone()).unwrap();
+    assert!(
+        full.entries()
+            .iter()
+            .all(|(_, e)| e.source == Source::Measured)
+    );
+    // A forced kernel skips startup calibration.
+    let _ = std::fs::remove_file(c.cache_path.as_ref().unwrap());
+    c.forced = Some("test.noop".into());
+    assert!(Scheduler::with_config(c).unwrap().entries().is_empty());
+}
