@@ -123,14 +123,18 @@ pub fn calibrate(
                 c.times.push(t);
             }
         }
-        if round == 0 {
+        // After two runs each, drop candidates whose better run is still far behind the
+        // best: they cannot win, and two runs keep one noisy run from deciding.
+        if round == 1 {
+            let fastest = |c: &Candidate| c.times.iter().copied().fold(f64::INFINITY, f64::min);
             let best = timed
                 .iter()
-                .filter_map(|c| c.times.first().copied())
+                .filter(|c| c.abandoned_at.is_none())
+                .map(fastest)
                 .fold(f64::INFINITY, f64::min);
             for c in timed.iter_mut().filter(|c| c.abandoned_at.is_none()) {
-                if c.times[0] > effort.abort_ratio * best {
-                    c.abandoned_at = Some(c.times[0]);
+                if fastest(c) > effort.abort_ratio * best {
+                    c.abandoned_at = Some(fastest(c));
                 }
             }
         }

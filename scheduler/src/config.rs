@@ -90,8 +90,8 @@ pub struct Effort {
     pub budget: Duration,
     /// Candidates whose cost hint exceeds this multiple of the best hint are not timed.
     pub prune_factor: f64,
-    /// A candidate whose first run is slower than this multiple of the best median so far
-    /// is abandoned (it cannot win).
+    /// A candidate whose faster of its first two timed runs is slower than this multiple of
+    /// the best is abandoned (it cannot win); during warm-up the bar is 4× higher.
     pub abort_ratio: f64,
 }
 

@@ -244,14 +244,29 @@ impl Scheduler {
     /// # Errors
     /// [`KernelError::Unsupported`] for the first problem no candidate supports.
     pub fn calibrate_many(&self, problems: &[Problem], again: bool) -> Result<Vec<Calibration>> {
+        self.calibrate_many_with(problems, again, |_, _| {})
+    }
+
+    /// [`calibrate_many`](Scheduler::calibrate_many), calling `progress(index, problem)`
+    /// before each problem it measures (for progress lines).
+    ///
+    /// # Errors
+    /// As [`calibrate_many`](Scheduler::calibrate_many).
+    pub fn calibrate_many_with(
+        &self,
+        problems: &[Problem],
+        again: bool,
+        mut progress: impl FnMut(usize, &Problem),
+    ) -> Result<Vec<Calibration>> {
         let _serial = self.calibrating.lock().unwrap_or_else(|e| e.into_inner());
         let mut done = Vec::new();
         let mut result = Ok(());
-        for problem in problems {
+        for (i, problem) in problems.iter().enumerate() {
             let key = ShapeKey::of(problem, self.config.par.threads());
             if !again && self.is_measured(&key) {
                 continue;
             }
+            progress(i, problem);
             match self.calibrate_locked(problem, key) {
                 Ok(cal) => done.push(cal),
                 Err(e) => {

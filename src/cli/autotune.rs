@@ -71,11 +71,14 @@ pub fn run(args: &AutotuneArgs) -> CliResult {
     };
 
     let start = Instant::now();
-    let mut calibrations = Vec::with_capacity(shapes.len());
-    for (i, p) in shapes.iter().enumerate() {
-        eprintln!("[{}/{}] calibrating {}", i + 1, shapes.len(), format_shape(p));
-        calibrations.push(scheduler.calibrate(p)?);
-    }
+    let calibrations = scheduler.calibrate_many_with(&shapes, true, |i, p| {
+        eprintln!(
+            "[{}/{}] calibrating {}",
+            i + 1,
+            shapes.len(),
+            format_shape(p)
+        );
+    })?;
     let calibration_s = start.elapsed().as_secs_f64();
 
     let checks = if args.no_check {
@@ -88,13 +91,10 @@ pub fn run(args: &AutotuneArgs) -> CliResult {
             .collect::<CliResult<Vec<_>>>()?
     };
     let good = checks.iter().filter(|c| c.ratio() <= GOOD_RATIO).count();
-    let cache_path = scheduler
-        .config()
-        .cache_path
-        .as_ref()
-        .map_or_else(|| "(none: set HOME or POOLGRAD_TUNE_CACHE)".into(), |p| {
-            p.display().to_string()
-        });
+    let cache_path = scheduler.config().cache_path.as_ref().map_or_else(
+        || "(none: set HOME or POOLGRAD_TUNE_CACHE)".into(),
+        |p| p.display().to_string(),
+    );
 
     if args.json {
         let out = json!({
@@ -129,7 +129,10 @@ pub fn run(args: &AutotuneArgs) -> CliResult {
         scheduler.config().par.threads(),
         scheduler.config().fingerprint.isa
     );
-    println!("cache      {cache_path} (found: {:?})", scheduler.load_outcome());
+    println!(
+        "cache      {cache_path} (found: {:?})",
+        scheduler.load_outcome()
+    );
     print_timings(&scheduler, &calibrations);
     println!(
         "calibrated {} shapes in {:.3} s (sum of per-shape calibrations {:.3} s)",
@@ -149,7 +152,12 @@ pub fn run(args: &AutotuneArgs) -> CliResult {
 
 /// Medians in µs per kernel (columns) and shape (rows), with the winner.
 fn print_timings(scheduler: &Scheduler, calibrations: &[Calibration]) {
-    let names: Vec<&str> = scheduler.config().kernels.iter().map(|k| k.name()).collect();
+    let names: Vec<&str> = scheduler
+        .config()
+        .kernels
+        .iter()
+        .map(|k| k.name())
+        .collect();
     println!();
     println!("median µs per kernel (pruned: hint ratio; n/a: unsupported; >: abandoned)");
     print!("{:<20} {:<16}", "shape", "bucket");
@@ -203,7 +211,11 @@ fn print_quality(shapes: &[Problem], checks: &[Check], good: usize) {
             c.best,
             c.best_s * 1e6,
             c.ratio(),
-            if c.ratio() <= GOOD_RATIO { "" } else { "  > 5%" }
+            if c.ratio() <= GOOD_RATIO {
+                ""
+            } else {
+                "  > 5%"
+            }
         );
     }
     println!(
