@@ -145,6 +145,7 @@ pub fn calibrate(
     let mut timings: Vec<KernelTiming> = timed.into_iter().map(Candidate::timing).collect();
     for timing in &timings {
         log::debug!(
+            target: crate::LOG_TARGET,
             "calibrate {}x{}x{} {}: {} {:.3} µs median of {} run(s){}",
             problem.m,
             problem.n,

@@ -18,6 +18,8 @@
 //!   header (CPU, ISA, threads, version, kernel names) invalidates the file when anything
 //!   changes; atomic writes; a damaged file is logged once and replaced.
 //!
+//! - **Logging**: target [`LOG_TARGET`] (`RUST_LOG=poolgrad=debug`).
+//!
 //! Errors are [`poolgrad_kernels::KernelError`], so callers handle one error type for
 //! kernels and scheduling alike.
 #![forbid(unsafe_code)]
@@ -38,6 +40,11 @@ pub use scheduler::{Choice, Scheduler, Source};
 pub use shapes::{MAX_DIM, default_shapes, format_shape, layer_products, parse_shape};
 
 use once_cell::sync::OnceCell;
+
+/// The `log` target of every message of this crate, so `RUST_LOG=poolgrad=debug` (or
+/// `poolgrad::scheduler=debug`) shows them: info for winners and cache events, debug for
+/// per-kernel timings.
+pub const LOG_TARGET: &str = "poolgrad::scheduler";
 use poolgrad_kernels::{KernelError, Result};
 
 /// The process-wide scheduler, built once from the environment on first use (the autograd

@@ -46,7 +46,9 @@ type Map = HashMap<ShapeKey, Choice, KeyHashBuilder>;
 ///
 /// Thread-safe: lookups take a shared read lock on the map; calibrations are serialised by
 /// one mutex (timings taken in parallel would disturb each other) and re-check the map under
-/// it, so every thread sees the first winner recorded for a key.
+/// it, so every thread sees the first winner recorded for a key. A miss therefore blocks
+/// while another thread calibrates; calling [`choose`](Scheduler::choose) from inside a
+/// kernel's own rayon tasks during a calibration would wait on itself, so don't.
 #[derive(Debug)]
 pub struct Scheduler {
     config: SchedulerConfig,
@@ -134,14 +136,15 @@ impl Scheduler {
             .map_or_else(|| "-".into(), |p| p.display().to_string());
         match &load {
             LoadOutcome::Corrupt(why) => {
-                log::warn!("autotune cache {path} is unusable ({why}); it will be replaced")
+                log::warn!(target: crate::LOG_TARGET, "autotune cache {path} is unusable ({why}); it will be replaced")
             }
             LoadOutcome::Stale { field, file, now } => log::info!(
+            target: crate::LOG_TARGET,
                 "autotune cache {path} was written for another {field} ({file:?}, now {now:?}); \
                  it will be replaced"
             ),
             LoadOutcome::Loaded { entries, dropped } => {
-                log::info!("autotune cache {path}: {entries} entries loaded, {dropped} dropped")
+                log::info!(target: crate::LOG_TARGET, "autotune cache {path}: {entries} entries loaded, {dropped} dropped")
             }
             LoadOutcome::Missing | LoadOutcome::Disabled => {}
         }
@@ -352,6 +355,7 @@ impl Scheduler {
         )
         .ok_or_else(|| self.unsupported(problem))?;
         log::info!(
+            target: crate::LOG_TARGET,
             "autotune {}x{}x{} {} ({} threads): {} wins at {:.1} µs ({} timed, {} skipped, {:.1} ms)",
             problem.m,
             problem.n,
@@ -490,9 +494,10 @@ impl Scheduler {
         if let Err(e) = cache::write_atomic(path, &cache::render(fp, &entries)) {
             if !self.write_warned.swap(true, Ordering::Relaxed) {
                 log::warn!(
-                    "cannot write the autotune cache {}: {e}; choices stay in memory",
-                    path.display()
-                );
+                target: crate::LOG_TARGET,
+                        "cannot write the autotune cache {}: {e}; choices stay in memory",
+                        path.display()
+                    );
             }
         }
     }
