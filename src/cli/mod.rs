@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod autotune;
 mod host;
+mod kernels;
 mod measure;
 #[allow(dead_code)] // wired into the report by issue 6
 mod plot;
@@ -21,6 +23,10 @@ struct Cli {
 enum Command {
     /// The full report (the default): host, kernels, correctness and speed.
     Report(report::ReportArgs),
+    /// Calibrate shapes now, print kernel timings and the winners, write the tune cache.
+    Autotune(autotune::AutotuneArgs),
+    /// List registered kernels: availability on this CPU, ISA, cost hint, description.
+    Kernels(kernels::KernelsArgs),
 }
 
 /// Parses arguments, runs the subcommand and turns errors into a message and exit code 1.
@@ -29,6 +35,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None => report::run(&report::ReportArgs::default()),
         Some(Command::Report(args)) => report::run(&args),
+        Some(Command::Autotune(args)) => autotune::run(&args),
+        Some(Command::Kernels(args)) => kernels::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
