@@ -1,0 +1,27 @@
+//! Natural log; backward `1/x` from the saved input.
+
+use crate::error::Result;
+use crate::graph::{BackCtx, Graph, Ref, Var};
+use crate::ops::Op;
+
+impl Graph {
+    /// Element-wise natural logarithm (NaN below 0, -inf at 0, as IEEE says).
+    ///
+    /// # Errors
+    /// Var errors; [`crate::CoreError::NonFinite`] for inputs `<= 0` when anomaly detection
+    /// is on.
+    pub fn log(&mut self, a: Var) -> Result<Var> {
+        self.unary("log", a, f32::ln, Op::Log)
+    }
+}
+
+/// `da += gout / x`.
+pub(crate) fn backward(a: Ref, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
+    let x = ctx.vals.get(a);
+    if let Some(ga) = ctx.grads.slot(a) {
+        for ((g, &go), &x) in ga.iter_mut().zip(gout).zip(x.data()) {
+            *g += go / x;
+        }
+    }
+    Ok(())
+}

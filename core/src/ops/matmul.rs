@@ -1,0 +1,76 @@
+//! matmul of two matrices through the scheduler; backward computes `dA += dC·Bᵀ` and
+//! `dB += Aᵀ·dC` with transposed views (no copies), accumulating in the kernel.
+
+use crate::error::{CoreError, Result};
+use crate::graph::{BackCtx, Graph, Ref, Var};
+use crate::ops::Op;
+use crate::tensor::Shape;
+use poolgrad_kernels::{Accum, KernelError, MatMut, MatRef};
+
+fn kernel_err(op: &'static str) -> impl Fn(KernelError) -> CoreError {
+    move |source| CoreError::Kernel { op, source }
+}
+
+impl Graph {
+    /// `a · b` for `a: [m, k]`, `b: [k, n]`, giving `[m, n]`; the kernel is the scheduler's
+    /// choice for the shape.
+    ///
+    /// # Errors
+    /// [`CoreError::Rank`] unless both are rank 2; [`CoreError::ShapeMismatch`] when the
+    /// inner dims differ; Var and kernel errors.
+    pub fn matmul(&mut self, a: Var, b: Var) -> Result<Var> {
+        let ra = self.resolve("matmul", a)?;
+        let rb = self.resolve("matmul", b)?;
+        let (x, y) = (self.val(ra), self.val(rb));
+        for t in [x, y] {
+            if t.rank() != 2 {
+                return Err(CoreError::Rank {
+                    op: "matmul",
+                    shape: t.shape_info(),
+                    accepted: "rank 2: [m, k] · [k, n]",
+                });
+            }
+        }
+        let (m, k, k2, n) = (x.shape()[0], x.shape()[1], y.shape()[0], y.shape()[1]);
+        if k != k2 {
+            return Err(CoreError::ShapeMismatch {
+                op: "matmul",
+                lhs: x.shape_info(),
+                rhs: y.shape_info(),
+                accepted: "[m, k] · [k, n] (inner dims equal)",
+            });
+        }
+        let mut out = self.pool.alloc(m * n);
+        let res = (|| {
+            let av = MatRef::row_major(self.val(ra).data(), m, k)?;
+            let bv = MatRef::row_major(self.val(rb).data(), k, n)?;
+            let cv = MatMut::row_major(&mut out, m, n)?;
+            self.scheduler().matmul(av, bv, cv, Accum::Replace)
+        })();
+        if let Err(e) = res {
+            self.pool.put(out);
+            return Err(kernel_err("matmul")(e));
+        }
+        self.push(Op::Matmul(ra, rb), out, Shape::d2(m, n))
+    }
+}
+
+/// `da += gout · bᵀ`, `db += aᵀ · gout` (gout is `[m, n]`).
+pub(crate) fn backward(a: Ref, b: Ref, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
+    let (x, y) = (ctx.vals.get(a), ctx.vals.get(b));
+    let (m, k, n) = (x.shape()[0], x.shape()[1], y.shape()[1]);
+    let err = kernel_err("matmul backward");
+    let dc = MatRef::row_major(gout, m, n).map_err(&err)?;
+    let sched = ctx.scheduler;
+    if let Some(ga) = ctx.grads.slot(a) {
+        let bt = MatRef::row_major(y.data(), k, n).map_err(&err)?.t();
+        let da = MatMut::row_major(ga, m, k).map_err(&err)?;
+        sched.matmul(dc, bt, da, Accum::Add).map_err(&err)?;
+    }
+    if let Some(gb) = ctx.grads.slot(b) {
+        let at = MatRef::row_major(x.data(), m, k).map_err(&err)?.t();
+        let db = MatMut::row_major(gb, k, n).map_err(&err)?;
+        sched.matmul(at, dc, db, Accum::Add).map_err(&err)?;
+    }
+    Ok(())
+}
