@@ -1,7 +1,6 @@
 //! [`CoreError`]: every way a user can misuse the autograd API, each naming the op, the
 //! shapes or values involved, and what is accepted.
 
-use crate::tensor::Shape;
 use poolgrad_kernels::KernelError;
 use std::fmt;
 
@@ -36,9 +35,9 @@ pub enum CoreError {
         /// The op.
         op: &'static str,
         /// Left operand's shape.
-        lhs: Shape,
+        lhs: Vec<usize>,
         /// Right operand's shape.
-        rhs: Shape,
+        rhs: Vec<usize>,
         /// What the op accepts.
         accepted: &'static str,
     },
@@ -47,9 +46,9 @@ pub enum CoreError {
         /// The op.
         op: &'static str,
         /// Left operand's shape.
-        lhs: Shape,
+        lhs: Vec<usize>,
         /// Right operand's shape.
-        rhs: Shape,
+        rhs: Vec<usize>,
         /// First (right-aligned) output axis where they disagree.
         axis: usize,
     },
@@ -58,7 +57,7 @@ pub enum CoreError {
         /// The op.
         op: &'static str,
         /// The operand's shape.
-        shape: Shape,
+        shape: Vec<usize>,
         /// What the op accepts.
         accepted: &'static str,
     },
@@ -87,7 +86,7 @@ pub enum CoreError {
         /// The op.
         op: &'static str,
         /// The shape found.
-        shape: Shape,
+        shape: Vec<usize>,
     },
     /// A `Var` made by a different graph.
     ForeignVar {
@@ -117,7 +116,7 @@ pub enum CoreError {
         /// The op that produced it (`"<op> backward"` for gradients).
         op: &'static str,
         /// Shape of the offending output.
-        shape: Shape,
+        shape: Vec<usize>,
         /// Flat index of the first non-finite element.
         index: usize,
         /// The element.
@@ -169,11 +168,11 @@ impl fmt::Display for CoreError {
                 accepted,
             } => write!(
                 f,
-                "{op}: shapes {lhs} and {rhs} do not fit; accepted: {accepted}"
+                "{op}: shapes {lhs:?} and {rhs:?} do not fit; accepted: {accepted}"
             ),
             Broadcast { op, lhs, rhs, axis } => write!(
                 f,
-                "{op}: shapes {lhs} and {rhs} cannot be broadcast (axis {axis} from the right \
+                "{op}: shapes {lhs:?} and {rhs:?} cannot be broadcast (axis {axis} from the right \
                  differs and neither is 1); accepted: equal dims or 1 on each right-aligned axis"
             ),
             Rank {
@@ -182,7 +181,7 @@ impl fmt::Display for CoreError {
                 accepted,
             } => write!(
                 f,
-                "{op}: operand of shape {shape} has the wrong rank; accepted: {accepted}"
+                "{op}: operand of shape {shape:?} has the wrong rank; accepted: {accepted}"
             ),
             LabelOutOfRange {
                 op,
@@ -199,7 +198,7 @@ impl fmt::Display for CoreError {
             ),
             NotScalar { op, shape } => write!(
                 f,
-                "{op}: needs a scalar (one element) but got shape {shape}; reduce it first (sum, mean or a loss)"
+                "{op}: needs a scalar (one element) but got shape {shape:?}; reduce it first (sum, mean or a loss)"
             ),
             ForeignVar {
                 op,
@@ -229,7 +228,7 @@ impl fmt::Display for CoreError {
                 value,
             } => write!(
                 f,
-                "anomaly: {op} produced {value} at element {index} of its output of shape {shape}"
+                "anomaly: {op} produced {value} at element {index} of its output of shape {shape:?}"
             ),
             InvalidEnv {
                 var,

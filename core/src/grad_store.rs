@@ -12,8 +12,6 @@
 //! [`GradStore::give_back`] and [`GradStore::end`]; nothing else in core touches gradient
 //! memory.
 
-use std::collections::HashMap;
-
 /// Whose gradient a [`GradLife`] describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GradOwner {
@@ -99,7 +97,7 @@ pub struct GradStoreStats {
 /// Hands out zeroed gradient buffers and takes them back (see the module docs).
 #[derive(Debug, Default)]
 pub struct GradStore {
-    free: HashMap<usize, Vec<Vec<f32>>>,
+    free: crate::size_map::SizeMap,
     stats: GradStoreStats,
 }
 

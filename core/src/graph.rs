@@ -6,7 +6,6 @@ use crate::grad_store::{BackwardPlan, GradLife, GradOwner, GradStore};
 use crate::ops::{self, Op};
 use crate::tensor::{Shape, Tensor};
 use poolgrad_scheduler::Scheduler;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 static NEXT_GRAPH_ID: AtomicU32 = AtomicU32::new(1);
@@ -53,7 +52,7 @@ pub(crate) struct Node {
 /// steady loop reuses its activations instead of reallocating them.
 #[derive(Debug, Default)]
 pub(crate) struct ValuePool {
-    free: HashMap<usize, Vec<Vec<f32>>>,
+    free: crate::size_map::SizeMap,
     free_bytes: usize,
 }
 
@@ -411,7 +410,7 @@ impl Graph {
                 op.recycle(&mut self.pool);
                 return Err(CoreError::NonFinite {
                     op: name,
-                    shape,
+                    shape: shape.into(),
                     index,
                     value,
                 });
@@ -454,7 +453,7 @@ impl Graph {
         if shape.numel() != 1 {
             return Err(CoreError::NotScalar {
                 op: "backward",
-                shape,
+                shape: shape.into(),
             });
         }
         self.param_fresh.fill(false);
@@ -594,7 +593,7 @@ impl Graph {
                     ctx.grads.store.give_back(gout);
                     return Err(CoreError::NonFinite {
                         op: node.op.backward_name(),
-                        shape: node.value.shape_info(),
+                        shape: node.value.shape_info().into(),
                         index,
                         value,
                     });

@@ -56,6 +56,7 @@ pub mod nn;
 mod ops;
 pub mod optim;
 mod rng;
+mod size_map;
 mod tensor;
 
 pub use error::{CoreError, Result};

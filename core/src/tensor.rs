@@ -8,7 +8,7 @@ use std::fmt;
 pub const MAX_RANK: usize = 6;
 
 /// Dimensions of a tensor, stored inline (`Copy`, no heap). Rank 0 is a scalar.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Eq)]
 pub struct Shape {
     dims: [usize; MAX_RANK],
     rank: u8,
@@ -81,6 +81,37 @@ impl Shape {
     /// Number of elements (1 for a scalar).
     pub fn numel(&self) -> usize {
         self.dims().iter().product()
+    }
+}
+
+impl From<Shape> for Vec<usize> {
+    fn from(s: Shape) -> Vec<usize> {
+        s.dims().to_vec()
+    }
+}
+
+impl std::hash::Hash for Shape {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.dims().hash(h);
+    }
+}
+
+impl PartialEq for Shape {
+    /// Compares only the used dims, in a plain loop (hot in every binary op; the derived
+    /// version calls `memcmp` on the whole array).
+    fn eq(&self, other: &Shape) -> bool {
+        if self.rank != other.rank {
+            return false;
+        }
+        let r = self.rank as usize;
+        let mut i = 0;
+        while i < r {
+            if self.dims[i] != other.dims[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
     }
 }
 
@@ -254,7 +285,7 @@ impl Tensor {
         } else {
             Err(CoreError::NotScalar {
                 op: "Tensor::item",
-                shape: self.shape,
+                shape: self.shape.into(),
             })
         }
     }

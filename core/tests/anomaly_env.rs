@@ -10,13 +10,19 @@ fn env_var_turns_the_check_on_and_rejects_bad_values() {
     let mut g = Graph::new().unwrap();
     assert!(g.detect_anomaly());
     let x = g.constant(Tensor::from_vec(vec![-1.0], &[1]).unwrap());
-    assert!(matches!(g.log(x), Err(CoreError::NonFinite { op: "log", .. })));
+    assert!(matches!(
+        g.log(x),
+        Err(CoreError::NonFinite { op: "log", .. })
+    ));
 
     // SAFETY: as above.
     unsafe { std::env::set_var("POOLGRAD_DETECT_ANOMALY", "yes") };
     let e = Graph::new().unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("POOLGRAD_DETECT_ANOMALY") && msg.contains("\"yes\"") && msg.contains("0, 1"), "{msg}");
+    assert!(
+        msg.contains("POOLGRAD_DETECT_ANOMALY") && msg.contains("\"yes\"") && msg.contains("0, 1"),
+        "{msg}"
+    );
 
     // SAFETY: as above.
     unsafe { std::env::set_var("POOLGRAD_DETECT_ANOMALY", "0") };

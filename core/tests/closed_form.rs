@@ -88,7 +88,10 @@ fn mse_gradient_is_two_diff_over_n() {
     let p = g.param(t(&[1.0, 2.0, 4.0, 0.0], &[2, 2]));
     let y = g.constant(t(&[0.0, 2.0, 1.0, 1.0], &[2, 2]));
     let loss = g.mse_loss(p, y).unwrap();
-    assert_eq!(g.value(loss).unwrap().item().unwrap(), (1.0 + 0.0 + 9.0 + 1.0) / 4.0);
+    assert_eq!(
+        g.value(loss).unwrap().item().unwrap(),
+        (1.0 + 0.0 + 9.0 + 1.0) / 4.0
+    );
     g.backward(loss).unwrap();
     assert_eq!(g.grad(p).unwrap().data(), &[0.5, 0.0, 1.5, -0.5]);
 }
@@ -98,7 +101,8 @@ fn unary_gradients_in_closed_form() {
     let xs = [-1.5f32, -0.3, 0.4, 2.0];
     let mut g = Graph::new().unwrap();
     let x = g.param(t(&xs, &[4]));
-    let ops: [(&str, fn(f32) -> f32); 4] = [
+    type Derivative = fn(f32) -> f32;
+    let ops: [(&str, Derivative); 4] = [
         ("relu", |x| if x > 0.0 { 1.0 } else { 0.0 }),
         ("tanh", |x| 1.0 - x.tanh().powi(2)),
         ("sigmoid", |x| {
@@ -138,7 +142,11 @@ fn backward_replaces_gradients_and_skips_unreached_params() {
     let loss = g.sum(y).unwrap();
     g.backward(loss).unwrap();
     g.backward(loss).unwrap();
-    assert_eq!(g.grad(a).unwrap().data(), &[6.0], "not accumulated across calls");
+    assert_eq!(
+        g.grad(a).unwrap().data(),
+        &[6.0],
+        "not accumulated across calls"
+    );
     assert!(g.grad(unused).is_none());
     assert!(g.grad(y).is_none(), "intermediate gradients are released");
     // Backward from a param itself.
@@ -172,10 +180,17 @@ fn plan_records_last_use_and_frees_intermediates() {
     assert_eq!(plan.order, vec![6, 4, 3, 2]);
     let life = |o| *plan.lives.iter().find(|l| l.owner == o).unwrap();
     let h_life = life(GradOwner::Node(2));
-    assert_eq!((h_life.first_step, h_life.last_step, h_life.numel), (2, 3, 8));
+    assert_eq!(
+        (h_life.first_step, h_life.last_step, h_life.numel),
+        (2, 3, 8)
+    );
     let w_life = life(GradOwner::Param(0));
     assert_eq!((w_life.first_step, w_life.last_step), (3, u32::MAX));
-    assert!(plan.lives.windows(2).all(|p| p[0].first_step <= p[1].first_step));
+    assert!(
+        plan.lives
+            .windows(2)
+            .all(|p| p[0].first_step <= p[1].first_step)
+    );
     // Peak: at step 2 r's grad (8) and h's grad (8) are both live → 64 bytes; at step 3
     // h (8) and w (12) → 80 bytes.
     assert_eq!(plan.lower_bound_bytes(), 80);

@@ -73,7 +73,15 @@ fn labels() {
     let mut g = Graph::new().unwrap();
     let z = g.param(t(&[2, 3]));
     let e = g.softmax_cross_entropy(z, &[0, 3]).unwrap_err();
-    assert!(matches!(e, CoreError::LabelOutOfRange { row: 1, label: 3, classes: 3, .. }));
+    assert!(matches!(
+        e,
+        CoreError::LabelOutOfRange {
+            row: 1,
+            label: 3,
+            classes: 3,
+            ..
+        }
+    ));
     says(&e, &["softmax_cross_entropy", "label 3", "row 1", "0..3"]);
     let e = g.softmax_cross_entropy(z, &[0]).unwrap_err();
     says(&e, &["softmax_cross_entropy", "1 labels", "2 rows"]);
@@ -151,13 +159,34 @@ fn anomaly_detection_names_the_first_bad_op() {
 #[test]
 fn bad_arguments_to_nn_and_optim() {
     let mut g = Graph::new().unwrap();
-    says(&nn::Linear::new(&mut g, 0, 3, 1).unwrap_err(), &["Linear::new", "0"]);
-    says(&nn::Mlp::new(&mut g, &[4], nn::Activation::Relu, 1).unwrap_err(), &["Mlp::new", "[4]"]);
-    says(&optim::Sgd::new(-1.0).step(&mut g).unwrap_err(), &["Sgd::step", "-1"]);
-    says(&optim::Sgd::new(0.1).momentum(1.5).step(&mut g).unwrap_err(), &["momentum 1.5"]);
-    says(&optim::Adam::new(0.1).betas(1.0, 0.9).step(&mut g).unwrap_err(), &["Adam::step", "betas"]);
+    says(
+        &nn::Linear::new(&mut g, 0, 3, 1).unwrap_err(),
+        &["Linear::new", "0"],
+    );
+    says(
+        &nn::Mlp::new(&mut g, &[4], nn::Activation::Relu, 1).unwrap_err(),
+        &["Mlp::new", "[4]"],
+    );
+    says(
+        &optim::Sgd::new(-1.0).step(&mut g).unwrap_err(),
+        &["Sgd::step", "-1"],
+    );
+    says(
+        &optim::Sgd::new(0.1).momentum(1.5).step(&mut g).unwrap_err(),
+        &["momentum 1.5"],
+    );
+    says(
+        &optim::Adam::new(0.1)
+            .betas(1.0, 0.9)
+            .step(&mut g)
+            .unwrap_err(),
+        &["Adam::step", "betas"],
+    );
     let mlp = nn::Mlp::new(&mut g, &[4, 2], nn::Activation::Relu, 1).unwrap();
     let x = g.constant(t(&[3, 5]));
-    says(&mlp.forward(&mut g, x).unwrap_err(), &["matmul", "[3, 5]", "[4, 2]"]);
+    says(
+        &mlp.forward(&mut g, x).unwrap_err(),
+        &["matmul", "[3, 5]", "[4, 2]"],
+    );
     assert_usable(&mut g);
 }

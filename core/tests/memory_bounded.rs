@@ -43,7 +43,10 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if counted() {
-            LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
             ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: same contract as the caller's.
@@ -99,17 +102,30 @@ fn ten_thousand_steps_do_not_grow() {
     let mut last_loss = 0.0;
     for _ in 0..10_000 {
         let (tape, act, l) = step(&mut g);
-        assert_eq!((tape, act), (shape.0, shape.1), "tape and activations same each step");
+        assert_eq!(
+            (tape, act),
+            (shape.0, shape.1),
+            "tape and activations same each step"
+        );
         assert_eq!(g.tape_len(), 0);
         assert_eq!(g.pooled_value_bytes(), pooled, "value free list stable");
         let s = g.grad_store().stats();
-        assert_eq!((s.live_bytes, s.free_bytes), (store.live_bytes, store.free_bytes));
+        assert_eq!(
+            (s.live_bytes, s.free_bytes),
+            (store.live_bytes, store.free_bytes)
+        );
         last_loss = l;
     }
     let allocs = ALLOCS.load(Ordering::Relaxed) - allocs_before;
     let growth = LIVE.load(Ordering::Relaxed) - live_after_warmup;
     assert_eq!(growth, 0, "heap grew by {growth} bytes");
-    assert_eq!(allocs, 0, "a steady step allocates nothing ({allocs} allocations in 10,000 steps)");
+    assert_eq!(
+        allocs, 0,
+        "a steady step allocates nothing ({allocs} allocations in 10,000 steps)"
+    );
     assert_eq!(g.grad_store().stats().allocations, store.allocations);
-    assert!(last_loss < first_loss, "training made progress: {first_loss} -> {last_loss}");
+    assert!(
+        last_loss < first_loss,
+        "training made progress: {first_loss} -> {last_loss}"
+    );
 }

@@ -57,7 +57,11 @@ fn assert_close(tag: &str, got: &[f32], want: &[f32]) {
 }
 
 fn check(g: &Graph, n: &Net, loss: Var, tag: &str, r: &HashMap<String, Vec<f32>>) {
-    assert_close(&format!("{tag}.loss"), g.value(loss).unwrap().data(), &r[&format!("{tag}.loss")]);
+    assert_close(
+        &format!("{tag}.loss"),
+        g.value(loss).unwrap().data(),
+        &r[&format!("{tag}.loss")],
+    );
     for (name, v) in [("w1", n.w1), ("b1", n.b1), ("w2", n.w2), ("b2", n.b2)] {
         let key = format!("{tag}.{name}");
         assert_close(&key, g.grad(v).expect("param reached").data(), &r[&key]);

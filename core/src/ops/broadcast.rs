@@ -28,8 +28,8 @@ pub(crate) fn broadcast_shape(op: &'static str, a: Shape, b: Shape) -> Result<Sh
             _ => {
                 return Err(CoreError::Broadcast {
                     op,
-                    lhs: a,
-                    rhs: b,
+                    lhs: a.into(),
+                    rhs: b.into(),
                     axis,
                 });
             }
@@ -275,25 +275,5 @@ mod tests {
             1.0,
         );
         assert_eq!(ga, vec![30.0; 6]);
-    }
-}
-
-impl crate::graph::Graph {
-    /// Forward of a broadcasting element-wise binary op: checks Vars and shapes, computes
-    /// `f` over the broadcast shape, records `make(a, b)`.
-    pub(crate) fn binary(
-        &mut self,
-        name: &'static str,
-        a: crate::graph::Var,
-        b: crate::graph::Var,
-        f: impl Fn(f32, f32) -> f32,
-        make: impl FnOnce(crate::graph::Ref, crate::graph::Ref) -> crate::ops::Op,
-    ) -> Result<crate::graph::Var> {
-        let ra = self.resolve(name, a)?;
-        let rb = self.resolve(name, b)?;
-        let shape = broadcast_shape(name, self.val(ra).shape_info(), self.val(rb).shape_info())?;
-        let mut out = self.pool.alloc(shape.numel());
-        map2(&mut out, shape, self.val(ra), self.val(rb), f);
-        self.push(make(ra, rb), out, shape)
     }
 }

@@ -26,7 +26,7 @@ impl Graph {
             if t.rank() != 2 {
                 return Err(CoreError::Rank {
                     op: "matmul",
-                    shape: t.shape_info(),
+                    shape: t.shape_info().into(),
                     accepted: "rank 2: [m, k] · [k, n]",
                 });
             }
@@ -35,8 +35,8 @@ impl Graph {
         if k != k2 {
             return Err(CoreError::ShapeMismatch {
                 op: "matmul",
-                lhs: x.shape_info(),
-                rhs: y.shape_info(),
+                lhs: x.shape_info().into(),
+                rhs: y.shape_info().into(),
                 accepted: "[m, k] · [k, n] (inner dims equal)",
             });
         }

@@ -16,7 +16,7 @@ impl Graph {
         if x.numel() == 0 {
             return Err(CoreError::Rank {
                 op: "mean",
-                shape: x.shape_info(),
+                shape: x.shape_info().into(),
                 accepted: "a tensor with at least one element",
             });
         }

@@ -9,6 +9,7 @@ use crate::tensor::Tensor;
 pub(crate) mod broadcast;
 
 mod add;
+mod binary;
 mod exp;
 mod log;
 mod matmul;

@@ -18,15 +18,15 @@ impl Graph {
         if p.shape_info() != t.shape_info() {
             return Err(CoreError::ShapeMismatch {
                 op: "mse_loss",
-                lhs: p.shape_info(),
-                rhs: t.shape_info(),
+                lhs: p.shape_info().into(),
+                rhs: t.shape_info().into(),
                 accepted: "pred and target of the same shape",
             });
         }
         if p.numel() == 0 {
             return Err(CoreError::Rank {
                 op: "mse_loss",
-                shape: p.shape_info(),
+                shape: p.shape_info().into(),
                 accepted: "at least one element",
             });
         }

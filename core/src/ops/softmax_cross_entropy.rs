@@ -22,7 +22,7 @@ impl Graph {
             _ => {
                 return Err(CoreError::Rank {
                     op: OP,
-                    shape: x.shape_info(),
+                    shape: x.shape_info().into(),
                     accepted: "rank 2 [batch >= 1, classes >= 1]",
                 });
             }

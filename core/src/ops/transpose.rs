@@ -33,7 +33,7 @@ impl Graph {
         let &[m, n] = x.shape() else {
             return Err(CoreError::Rank {
                 op: "transpose",
-                shape: x.shape_info(),
+                shape: x.shape_info().into(),
                 accepted: "rank 2 [m, n]",
             });
         };
