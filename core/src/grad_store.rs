@@ -7,6 +7,9 @@
 //! after the node's own backward has consumed it (`last_step`). Param gradients are taken
 //! once, when first needed, and kept by the graph across steps (`last_step == u32::MAX`).
 //!
+//! Buffers are handed out with unspecified contents: the first write of each gradient in a
+//! backward overwrites it (`Accum::Replace`), later writes add (`Accum::Add`).
+//!
 //! Today the store is a simple exact-size free list. The memory crate's `GradAllocator`
 //! replaces the bodies of [`GradStore::begin`], [`GradStore::take`],
 //! [`GradStore::give_back`] and [`GradStore::end`]; nothing else in core touches gradient
@@ -94,7 +97,7 @@ pub struct GradStoreStats {
     pub free_bytes: usize,
 }
 
-/// Hands out zeroed gradient buffers and takes them back (see the module docs).
+/// Hands out gradient buffers and takes them back (see the module docs).
 #[derive(Debug, Default)]
 pub struct GradStore {
     free: crate::size_map::SizeMap,
@@ -116,12 +119,13 @@ impl GradStore {
         );
     }
 
-    /// A zero-filled buffer of `numel` elements.
+    /// A buffer of `numel` elements with unspecified contents: backward overwrites it
+    /// entirely on its first write ([`poolgrad_kernels::Accum::Replace`]), so reused
+    /// buffers are not cleared.
     pub fn take(&mut self, numel: usize) -> Vec<f32> {
         let bytes = numel * std::mem::size_of::<f32>();
         let buf = match self.free.get_mut(&numel).and_then(Vec::pop) {
-            Some(mut b) => {
-                b.fill(0.0);
+            Some(b) => {
                 self.stats.reuses += 1;
                 self.stats.free_bytes -= bytes;
                 b
@@ -130,6 +134,14 @@ impl GradStore {
                 self.stats.allocations += 1;
                 vec![0.0; numel]
             }
+        };
+        // Debug builds poison every buffer so an op that reads before its first write, or
+        // does not overwrite everything on `Accum::Replace`, shows up as NaN in tests.
+        #[cfg(debug_assertions)]
+        let buf = {
+            let mut buf = buf;
+            buf.fill(f32::NAN);
+            buf
         };
         self.stats.live_bytes += bytes;
         self.stats.peak_live_bytes = self.stats.peak_live_bytes.max(self.stats.live_bytes);
@@ -159,13 +171,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reuses_and_zeroes() {
+    fn reuses_buffers() {
         let mut s = GradStore::new();
         let mut a = s.take(4);
         a[0] = 5.0;
+        let p = a.as_ptr();
         s.give_back(a);
         let b = s.take(4);
-        assert_eq!(b, vec![0.0; 4]);
+        assert_eq!(b.as_ptr(), p);
+        assert_eq!(b.len(), 4);
         assert_eq!(s.stats().allocations, 1);
         assert_eq!(s.stats().reuses, 1);
         assert_eq!(s.stats().live_bytes, 16);

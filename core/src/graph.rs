@@ -5,6 +5,7 @@ use crate::error::{CoreError, Result};
 use crate::grad_store::{BackwardPlan, GradLife, GradOwner, GradStore};
 use crate::ops::{self, Op};
 use crate::tensor::{Shape, Tensor};
+use poolgrad_kernels::Accum;
 use poolgrad_scheduler::Scheduler;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -103,9 +104,11 @@ pub(crate) struct Grads<'a> {
 }
 
 impl Grads<'_> {
-    /// The gradient buffer of `r` to accumulate into (`+=`), or `None` when `r` reaches no
-    /// param. Taken from the store (zeroed) on first use.
-    pub(crate) fn slot(&mut self, r: Ref) -> Option<&mut [f32]> {
+    /// The gradient buffer of `r` and how to write it, or `None` when `r` reaches no param.
+    /// The first write of a backward gets [`Accum::Replace`] (the buffer holds stale data
+    /// and must be overwritten entirely, which saves a memset); later writes get
+    /// [`Accum::Add`] (`+=`), so every contribution counts.
+    pub(crate) fn slot(&mut self, r: Ref) -> Option<(&mut [f32], Accum)> {
         match r {
             Ref::Param(i) => {
                 let i = i as usize;
@@ -113,23 +116,27 @@ impl Grads<'_> {
                 let store = &mut *self.store;
                 let t = self.param_grads[i]
                     .get_or_insert_with(|| Tensor::from_parts(store.take(shape.numel()), shape));
-                if !self.param_fresh[i] {
-                    t.data_mut().fill(0.0);
+                let accum = if self.param_fresh[i] {
+                    Accum::Add
+                } else {
                     self.param_fresh[i] = true;
-                }
-                Some(t.data_mut())
+                    Accum::Replace
+                };
+                Some((t.data_mut(), accum))
             }
             Ref::Node(i) => {
                 let node = &self.nodes[i as usize];
                 if !node.needs_grad {
                     return None;
                 }
-                let store = &mut *self.store;
-                Some(
-                    self.node_grads[i as usize]
-                        .get_or_insert_with(|| store.take(node.value.numel()))
-                        .as_mut_slice(),
-                )
+                let slot = &mut self.node_grads[i as usize];
+                let accum = if slot.is_some() {
+                    Accum::Add
+                } else {
+                    Accum::Replace
+                };
+                let buf = slot.get_or_insert_with(|| self.store.take(node.value.numel()));
+                Some((buf.as_mut_slice(), accum))
             }
         }
     }

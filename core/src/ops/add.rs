@@ -27,8 +27,8 @@ pub(crate) fn backward(
     let os = out.shape_info();
     for x in [a, b] {
         let xs = ctx.vals.get(x).shape_info();
-        if let Some(gx) = ctx.grads.slot(x) {
-            accumulate(gx, xs, os, gout, None, 1.0);
+        if let Some((gx, acc)) = ctx.grads.slot(x) {
+            accumulate(gx, acc, xs, os, gout, None, 1.0);
         }
     }
     Ok(())

@@ -6,7 +6,9 @@
 //! operand's stride on an axis it is broadcast along is 0, so one walk serves all cases.
 
 use crate::error::{CoreError, Result};
+use crate::ops::write;
 use crate::tensor::{MAX_RANK, Shape, Tensor};
+use poolgrad_kernels::Accum;
 
 /// The broadcast shape of `a` and `b`.
 ///
@@ -164,9 +166,11 @@ pub(crate) fn map2(
 }
 
 /// `gx[.] += coef · gout[i] · other[.]` (or `coef · gout[i]` without `other`), summed over
-/// the axes along which `x` was broadcast to `out_shape`.
+/// the axes along which `x` was broadcast to `out_shape`; with [`Accum::Replace`], `gx`
+/// is overwritten instead.
 pub(crate) fn accumulate(
     gx: &mut [f32],
+    accum: Accum,
     x_shape: Shape,
     out_shape: Shape,
     gout: &[f32],
@@ -175,17 +179,18 @@ pub(crate) fn accumulate(
 ) {
     let same = x_shape == out_shape;
     match other {
-        None if same => {
-            for (g, &go) in gx.iter_mut().zip(gout) {
-                *g += coef * go;
-            }
-        }
+        None if same => write(gx, accum, gout.iter().map(|&go| coef * go)),
         Some(o) if same && o.shape_info() == out_shape => {
-            for ((g, &go), &y) in gx.iter_mut().zip(gout).zip(o.data()) {
-                *g += coef * go * y;
-            }
+            write(
+                gx,
+                accum,
+                gout.iter().zip(o.data()).map(|(&go, &y)| coef * go * y),
+            );
         }
         _ => {
+            if accum == Accum::Replace {
+                gx.fill(0.0);
+            }
             let o_shape = other.map_or(out_shape, |o| o.shape_info());
             let od = other.map(|o| o.data());
             let walk = Walk::new(out_shape, x_shape, o_shape);
@@ -263,11 +268,20 @@ mod tests {
         }
         // Sum of ones over the axes b was broadcast along: each b element collects 6.
         let mut gb = vec![0.0; 2];
-        accumulate(&mut gb, b.shape_info(), out_shape, &[1.0; 12], None, 1.0);
+        accumulate(
+            &mut gb,
+            Accum::Add,
+            b.shape_info(),
+            out_shape,
+            &[1.0; 12],
+            None,
+            1.0,
+        );
         assert_eq!(gb, vec![6.0, 6.0]);
         let mut ga = vec![0.0; 6];
         accumulate(
             &mut ga,
+            Accum::Add,
             a.shape_info(),
             out_shape,
             &[1.0; 12],

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::graph::{BackCtx, Graph, Ref, Var};
-use crate::ops::Op;
+use crate::ops::{Op, write};
 use crate::tensor::Tensor;
 
 impl Graph {
@@ -17,10 +17,8 @@ impl Graph {
 
 /// `da += gout · y`.
 pub(crate) fn backward(a: Ref, out: &Tensor, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
-    if let Some(ga) = ctx.grads.slot(a) {
-        for ((g, &go), &y) in ga.iter_mut().zip(gout).zip(out.data()) {
-            *g += go * y;
-        }
+    if let Some((ga, acc)) = ctx.grads.slot(a) {
+        write(ga, acc, gout.iter().zip(out.data()).map(|(&go, &y)| go * y));
     }
     Ok(())
 }

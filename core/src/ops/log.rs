@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::graph::{BackCtx, Graph, Ref, Var};
-use crate::ops::Op;
+use crate::ops::{Op, write};
 
 impl Graph {
     /// Element-wise natural logarithm (NaN below 0, -inf at 0, as IEEE says).
@@ -18,10 +18,8 @@ impl Graph {
 /// `da += gout / x`.
 pub(crate) fn backward(a: Ref, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
     let x = ctx.vals.get(a);
-    if let Some(ga) = ctx.grads.slot(a) {
-        for ((g, &go), &x) in ga.iter_mut().zip(gout).zip(x.data()) {
-            *g += go / x;
-        }
+    if let Some((ga, acc)) = ctx.grads.slot(a) {
+        write(ga, acc, gout.iter().zip(x.data()).map(|(&go, &x)| go / x));
     }
     Ok(())
 }

@@ -62,15 +62,15 @@ pub(crate) fn backward(a: Ref, b: Ref, gout: &[f32], ctx: &mut BackCtx<'_>) -> R
     let err = kernel_err("matmul backward");
     let dc = MatRef::row_major(gout, m, n).map_err(&err)?;
     let sched = ctx.scheduler;
-    if let Some(ga) = ctx.grads.slot(a) {
+    if let Some((ga, acc)) = ctx.grads.slot(a) {
         let bt = MatRef::row_major(y.data(), k, n).map_err(&err)?.t();
         let da = MatMut::row_major(ga, m, k).map_err(&err)?;
-        sched.matmul(dc, bt, da, Accum::Add).map_err(&err)?;
+        sched.matmul(dc, bt, da, acc).map_err(&err)?;
     }
-    if let Some(gb) = ctx.grads.slot(b) {
+    if let Some((gb, acc)) = ctx.grads.slot(b) {
         let at = MatRef::row_major(x.data(), m, k).map_err(&err)?.t();
         let db = MatMut::row_major(gb, k, n).map_err(&err)?;
-        sched.matmul(at, dc, db, Accum::Add).map_err(&err)?;
+        sched.matmul(at, dc, db, acc).map_err(&err)?;
     }
     Ok(())
 }

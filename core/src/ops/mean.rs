@@ -2,7 +2,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::graph::{BackCtx, Graph, Ref, Var};
-use crate::ops::Op;
+use crate::ops::{Op, write};
 use crate::tensor::Shape;
 
 impl Graph {
@@ -32,8 +32,9 @@ impl Graph {
 pub(crate) fn backward(a: Ref, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
     let n = ctx.vals.get(a).numel();
     let go = gout[0] / n as f32;
-    if let Some(ga) = ctx.grads.slot(a) {
-        ga.iter_mut().for_each(|g| *g += go);
+    if let Some((ga, acc)) = ctx.grads.slot(a) {
+        let n = ga.len();
+        write(ga, acc, std::iter::repeat_n(go, n));
     }
     Ok(())
 }

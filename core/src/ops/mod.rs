@@ -5,6 +5,7 @@
 use crate::error::Result;
 use crate::graph::{BackCtx, Ref, ValuePool};
 use crate::tensor::Tensor;
+use poolgrad_kernels::Accum;
 
 pub(crate) mod broadcast;
 
@@ -130,6 +131,17 @@ impl Op {
         if let Op::SoftmaxCrossEntropy { probs, .. } = self {
             pool.put(probs);
         }
+    }
+}
+
+/// Writes `vals` into `g` element by element: `=` for [`Accum::Replace`] (first write of
+/// a gradient), `+=` for [`Accum::Add`]. The branch is outside the loop so each body
+/// vectorises.
+#[inline(always)]
+pub(crate) fn write(g: &mut [f32], accum: Accum, vals: impl Iterator<Item = f32>) {
+    match accum {
+        Accum::Replace => g.iter_mut().zip(vals).for_each(|(g, v)| *g = v),
+        Accum::Add => g.iter_mut().zip(vals).for_each(|(g, v)| *g += v),
     }
 }
 

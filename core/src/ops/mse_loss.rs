@@ -2,7 +2,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::graph::{BackCtx, Graph, Ref, Var};
-use crate::ops::Op;
+use crate::ops::{Op, write};
 use crate::tensor::Shape;
 
 impl Graph {
@@ -51,11 +51,13 @@ pub(crate) fn backward(pred: Ref, target: Ref, gout: &[f32], ctx: &mut BackCtx<'
     let (p, t) = (ctx.vals.get(pred), ctx.vals.get(target));
     let c = 2.0 * gout[0] / p.numel() as f32;
     for (x, sign) in [(pred, 1.0f32), (target, -1.0)] {
-        if let Some(gx) = ctx.grads.slot(x) {
+        if let Some((gx, acc)) = ctx.grads.slot(x) {
             let k = sign * c;
-            for ((g, &a), &b) in gx.iter_mut().zip(p.data()).zip(t.data()) {
-                *g += k * (a - b);
-            }
+            write(
+                gx,
+                acc,
+                p.data().iter().zip(t.data()).map(|(&a, &b)| k * (a - b)),
+            );
         }
     }
     Ok(())

@@ -29,8 +29,8 @@ pub(crate) fn backward(
     for (x, other) in [(a, b), (b, a)] {
         let xs = ctx.vals.get(x).shape_info();
         let ov = ctx.vals.get(other);
-        if let Some(gx) = ctx.grads.slot(x) {
-            accumulate(gx, xs, os, gout, Some(ov), 1.0);
+        if let Some((gx, acc)) = ctx.grads.slot(x) {
+            accumulate(gx, acc, xs, os, gout, Some(ov), 1.0);
         }
     }
     Ok(())

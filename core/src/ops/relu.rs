@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::graph::{BackCtx, Graph, Ref, Var};
-use crate::ops::Op;
+use crate::ops::{Op, write};
 use crate::tensor::Tensor;
 
 impl Graph {
@@ -17,10 +17,9 @@ impl Graph {
 
 /// `da += gout · [y > 0]` (the subgradient at 0 is 0).
 pub(crate) fn backward(a: Ref, out: &Tensor, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
-    if let Some(ga) = ctx.grads.slot(a) {
-        for ((g, &go), &y) in ga.iter_mut().zip(gout).zip(out.data()) {
-            *g += if y > 0.0 { go } else { 0.0 };
-        }
+    if let Some((ga, acc)) = ctx.grads.slot(a) {
+        let d = gout.iter().zip(out.data());
+        write(ga, acc, d.map(|(&go, &y)| if y > 0.0 { go } else { 0.0 }));
     }
     Ok(())
 }

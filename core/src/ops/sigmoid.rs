@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::graph::{BackCtx, Graph, Ref, Var};
-use crate::ops::Op;
+use crate::ops::{Op, write};
 use crate::tensor::Tensor;
 
 /// Logistic function; never evaluates `exp` of a large positive number.
@@ -27,10 +27,9 @@ impl Graph {
 
 /// `da += gout · y · (1 - y)`.
 pub(crate) fn backward(a: Ref, out: &Tensor, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
-    if let Some(ga) = ctx.grads.slot(a) {
-        for ((g, &go), &y) in ga.iter_mut().zip(gout).zip(out.data()) {
-            *g += go * y * (1.0 - y);
-        }
+    if let Some((ga, acc)) = ctx.grads.slot(a) {
+        let d = gout.iter().zip(out.data());
+        write(ga, acc, d.map(|(&go, &y)| go * y * (1.0 - y)));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use crate::error::{CoreError, Result};
 use crate::graph::{BackCtx, Graph, Ref, Var};
 use crate::ops::Op;
 use crate::tensor::Shape;
+use poolgrad_kernels::Accum;
 
 impl Graph {
     /// `mean_i( logsumexp(logits_i) - logits_i[labels_i] )` for `logits: [batch, classes]`.
@@ -92,7 +93,10 @@ pub(crate) fn backward(
     let (batch, classes) = (x.shape()[0], x.shape()[1]);
     let labels = &ctx.vals.labels[start as usize..start as usize + batch];
     let c = gout[0] / batch as f32;
-    if let Some(gl) = ctx.grads.slot(logits) {
+    if let Some((gl, acc)) = ctx.grads.slot(logits) {
+        if acc == Accum::Replace {
+            gl.fill(0.0);
+        }
         for ((g, p), &label) in gl
             .chunks_exact_mut(classes)
             .zip(probs.chunks_exact(classes))

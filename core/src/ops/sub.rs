@@ -27,8 +27,8 @@ pub(crate) fn backward(
     let os = out.shape_info();
     for (x, coef) in [(a, 1.0), (b, -1.0)] {
         let xs = ctx.vals.get(x).shape_info();
-        if let Some(gx) = ctx.grads.slot(x) {
-            accumulate(gx, xs, os, gout, None, coef);
+        if let Some((gx, acc)) = ctx.grads.slot(x) {
+            accumulate(gx, acc, xs, os, gout, None, coef);
         }
     }
     Ok(())

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::graph::{BackCtx, Graph, Ref, Var};
-use crate::ops::Op;
+use crate::ops::{Op, write};
 use crate::tensor::Shape;
 
 impl Graph {
@@ -22,8 +22,9 @@ impl Graph {
 /// `da += gout` on every element.
 pub(crate) fn backward(a: Ref, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
     let go = gout[0];
-    if let Some(ga) = ctx.grads.slot(a) {
-        ga.iter_mut().for_each(|g| *g += go);
+    if let Some((ga, acc)) = ctx.grads.slot(a) {
+        let n = ga.len();
+        write(ga, acc, std::iter::repeat_n(go, n));
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::graph::{BackCtx, Graph, Ref, Var};
-use crate::ops::Op;
+use crate::ops::{Op, write};
 use crate::tensor::Tensor;
 
 impl Graph {
@@ -17,10 +17,9 @@ impl Graph {
 
 /// `da += gout · (1 - y²)`.
 pub(crate) fn backward(a: Ref, out: &Tensor, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
-    if let Some(ga) = ctx.grads.slot(a) {
-        for ((g, &go), &y) in ga.iter_mut().zip(gout).zip(out.data()) {
-            *g += go * (1.0 - y * y);
-        }
+    if let Some((ga, acc)) = ctx.grads.slot(a) {
+        let d = gout.iter().zip(out.data());
+        write(ga, acc, d.map(|(&go, &y)| go * (1.0 - y * y)));
     }
     Ok(())
 }

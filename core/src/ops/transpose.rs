@@ -4,6 +4,7 @@ use crate::error::{CoreError, Result};
 use crate::graph::{BackCtx, Graph, Ref, Var};
 use crate::ops::Op;
 use crate::tensor::Shape;
+use poolgrad_kernels::Accum;
 
 /// `dst[j*m + i] += src[i*n + j]` for an `m×n` row-major `src` (or `=` when `add` is false).
 fn transpose_into(dst: &mut [f32], src: &[f32], m: usize, n: usize, add: bool) {
@@ -49,8 +50,8 @@ pub(crate) fn backward(a: Ref, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()
         let s = ctx.vals.get(a).shape();
         (s[0], s[1])
     };
-    if let Some(ga) = ctx.grads.slot(a) {
-        transpose_into(ga, gout, n, m, true);
+    if let Some((ga, acc)) = ctx.grads.slot(a) {
+        transpose_into(ga, gout, n, m, acc == Accum::Add);
     }
     Ok(())
 }
