@@ -100,7 +100,7 @@ pub struct GradStoreStats {
 /// Hands out gradient buffers and takes them back (see the module docs).
 #[derive(Debug, Default)]
 pub struct GradStore {
-    free: crate::size_map::SizeMap,
+    free: crate::size_map::FreeLists,
     stats: GradStoreStats,
 }
 
@@ -124,7 +124,7 @@ impl GradStore {
     /// buffers are not cleared.
     pub fn take(&mut self, numel: usize) -> Vec<f32> {
         let bytes = numel * std::mem::size_of::<f32>();
-        let buf = match self.free.get_mut(&numel).and_then(Vec::pop) {
+        let buf = match self.free.pop(numel) {
             Some(b) => {
                 self.stats.reuses += 1;
                 self.stats.free_bytes -= bytes;
@@ -154,7 +154,7 @@ impl GradStore {
         debug_assert!(self.stats.live_bytes >= bytes, "buffer given back twice");
         self.stats.live_bytes -= bytes;
         self.stats.free_bytes += bytes;
-        self.free.entry(buf.len()).or_default().push(buf);
+        self.free.push(buf);
     }
 
     /// Called once after a backward walk (also after one that failed).

@@ -53,14 +53,14 @@ pub(crate) struct Node {
 /// steady loop reuses its activations instead of reallocating them.
 #[derive(Debug, Default)]
 pub(crate) struct ValuePool {
-    free: crate::size_map::SizeMap,
+    free: crate::size_map::FreeLists,
     free_bytes: usize,
 }
 
 impl ValuePool {
     /// A buffer of `numel` elements with unspecified contents: the caller overwrites all.
     pub(crate) fn alloc(&mut self, numel: usize) -> Vec<f32> {
-        match self.free.get_mut(&numel).and_then(Vec::pop) {
+        match self.free.pop(numel) {
             Some(b) => {
                 self.free_bytes -= numel * 4;
                 b
@@ -71,7 +71,7 @@ impl ValuePool {
 
     pub(crate) fn put(&mut self, buf: Vec<f32>) {
         self.free_bytes += buf.len() * 4;
-        self.free.entry(buf.len()).or_default().push(buf);
+        self.free.push(buf);
     }
 }
 
@@ -166,8 +166,9 @@ pub struct Graph {
     param_fresh: Vec<bool>,
     node_grads: Vec<Option<Vec<f32>>>,
     reached: Vec<bool>,
-    first_step: Vec<u32>,
-    param_first_step: Vec<u32>,
+    /// Scratch of `plan_backward`: each node's and param's entry in the plan.
+    life_of: Vec<u32>,
+    param_life: Vec<u32>,
     plan: BackwardPlan,
     store: GradStore,
     pub(crate) pool: ValuePool,
@@ -204,8 +205,8 @@ impl Graph {
             param_fresh: Vec::new(),
             node_grads: Vec::new(),
             reached: Vec::new(),
-            first_step: Vec::new(),
-            param_first_step: Vec::new(),
+            life_of: Vec::new(),
+            param_life: Vec::new(),
             plan: BackwardPlan::default(),
             store: GradStore::new(),
             pool: ValuePool::default(),
@@ -493,63 +494,58 @@ impl Graph {
 
     /// Marks the nodes backward must visit and records every gradient's lifetime.
     fn plan_backward(&mut self, root: usize) {
+        // `life_of[j]`: index in `lives` of node j's gradient (u32::MAX: not reached yet);
+        // `param_life`: the same for params. Entries are pushed when a gradient is first
+        // written, so `lives` comes out sorted by `first_step` without a sort.
         let n = self.nodes.len();
-        self.reached.clear();
-        self.reached.resize(n, false);
-        self.first_step.clear();
-        self.first_step.resize(n, u32::MAX);
-        let mut param_first = std::mem::take(&mut self.plan.lives);
-        param_first.clear();
-        self.plan.order.clear();
-        self.reached[root] = true;
-        self.first_step[root] = 0;
-        let mut param_first_step = std::mem::take(&mut self.param_first_step);
-        param_first_step.clear();
-        param_first_step.resize(self.params.len(), u32::MAX);
+        let life_of = &mut self.life_of;
+        life_of.clear();
+        life_of.resize(n, u32::MAX);
+        let param_life = &mut self.param_life;
+        param_life.clear();
+        param_life.resize(self.params.len(), u32::MAX);
+        let (order, lives) = (&mut self.plan.order, &mut self.plan.lives);
+        order.clear();
+        lives.clear();
+        life_of[root] = 0;
+        lives.push(GradLife {
+            owner: GradOwner::Node(root as u32),
+            numel: self.nodes[root].value.numel(),
+            first_step: 0,
+            last_step: 0,
+        });
         for i in (0..=root).rev() {
-            if !self.reached[i] {
+            if life_of[i] == u32::MAX {
                 continue;
             }
-            let step = self.plan.order.len() as u32;
-            self.plan.order.push(i as u32);
+            let step = order.len() as u32;
+            order.push(i as u32);
+            lives[life_of[i] as usize].last_step = step;
             for input in self.nodes[i].op.inputs().into_iter().flatten() {
-                match input {
-                    Ref::Node(j) if self.nodes[j as usize].needs_grad => {
-                        let j = j as usize;
-                        if !self.reached[j] {
-                            self.reached[j] = true;
-                            self.first_step[j] = step;
-                        }
-                    }
-                    Ref::Param(p) if param_first_step[p as usize] == u32::MAX => {
-                        param_first_step[p as usize] = step;
-                    }
-                    _ => {}
+                let (slot, owner, numel) = match input {
+                    Ref::Node(j) if self.nodes[j as usize].needs_grad => (
+                        &mut life_of[j as usize],
+                        GradOwner::Node(j),
+                        self.nodes[j as usize].value.numel(),
+                    ),
+                    Ref::Param(p) => (
+                        &mut param_life[p as usize],
+                        GradOwner::Param(p),
+                        self.params[p as usize].numel(),
+                    ),
+                    Ref::Node(_) => continue,
+                };
+                if *slot == u32::MAX {
+                    *slot = lives.len() as u32;
+                    lives.push(GradLife {
+                        owner,
+                        numel,
+                        first_step: step,
+                        last_step: u32::MAX,
+                    });
                 }
             }
         }
-        for (step, &i) in self.plan.order.iter().enumerate() {
-            param_first.push(GradLife {
-                owner: GradOwner::Node(i),
-                numel: self.nodes[i as usize].value.numel(),
-                first_step: self.first_step[i as usize],
-                last_step: step as u32,
-            });
-        }
-        for (p, &first_step) in param_first_step.iter().enumerate() {
-            if first_step != u32::MAX {
-                param_first.push(GradLife {
-                    owner: GradOwner::Param(p as u32),
-                    numel: self.params[p].numel(),
-                    first_step,
-                    last_step: u32::MAX,
-                });
-            }
-        }
-        self.param_first_step = param_first_step;
-        // Unstable sort: no allocation, and the input order is deterministic.
-        param_first.sort_unstable_by_key(|l| (l.first_step, l.last_step));
-        self.plan.lives = param_first;
         self.node_grads.clear();
         self.node_grads.resize_with(n, || None);
     }
