@@ -165,7 +165,6 @@ pub struct Graph {
     param_grads: Vec<Option<Tensor>>,
     param_fresh: Vec<bool>,
     node_grads: Vec<Option<Vec<f32>>>,
-    reached: Vec<bool>,
     /// Scratch of `plan_backward`: each node's and param's entry in the plan.
     life_of: Vec<u32>,
     param_life: Vec<u32>,
@@ -204,7 +203,6 @@ impl Graph {
             param_grads: Vec::new(),
             param_fresh: Vec::new(),
             node_grads: Vec::new(),
-            reached: Vec::new(),
             life_of: Vec::new(),
             param_life: Vec::new(),
             plan: BackwardPlan::default(),
