@@ -76,7 +76,7 @@ impl ValuePool {
 }
 
 /// Read access to every value during backward.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Values<'a> {
     pub(crate) nodes: &'a [Node],
     pub(crate) params: &'a [Tensor],
@@ -92,53 +92,35 @@ impl<'a> Values<'a> {
     }
 }
 
-/// Write access to gradient buffers during backward; buffers come from the [`GradStore`].
+/// A gradient buffer lent to one op's backward: a node's (freed at its last use) or a
+/// param's (kept).
 #[derive(Debug)]
-pub(crate) struct Grads<'a> {
-    nodes: &'a [Node],
-    params: &'a [Tensor],
-    node_grads: &'a mut [Option<Vec<f32>>],
-    param_grads: &'a mut [Option<Tensor>],
-    param_fresh: &'a mut [bool],
-    store: &'a mut GradStore,
+enum GradBuf {
+    Node(u32, Vec<f32>),
+    Param(u32, Tensor),
 }
 
-impl Grads<'_> {
-    /// The gradient buffer of `r` and how to write it, or `None` when `r` reaches no param.
-    /// The first write of a backward gets [`Accum::Replace`] (the buffer holds stale data
-    /// and must be overwritten entirely, which saves a memset); later writes get
-    /// [`Accum::Add`] (`+=`), so every contribution counts.
+/// The gradient buffers of one node's inputs, prepared by [`Graph::backward`]'s walk (the
+/// only code that maps values to gradient memory) and lent to the op's backward.
+#[derive(Debug, Default)]
+pub(crate) struct Grads {
+    entries: [Option<(Ref, GradBuf, Accum)>; 2],
+}
+
+impl Grads {
+    /// The gradient buffer of input `r` and how to write it, or `None` when `r` reaches no
+    /// param. The first write of a backward gets [`Accum::Replace`] (the buffer holds stale
+    /// data and must be overwritten entirely, which saves a memset); later writes get
+    /// [`Accum::Add`] (`+=`), so every contribution counts, also when an op uses one value
+    /// as both inputs.
     pub(crate) fn slot(&mut self, r: Ref) -> Option<(&mut [f32], Accum)> {
-        match r {
-            Ref::Param(i) => {
-                let i = i as usize;
-                let shape = self.params[i].shape_info();
-                let store = &mut *self.store;
-                let t = self.param_grads[i]
-                    .get_or_insert_with(|| Tensor::from_parts(store.take(shape.numel()), shape));
-                let accum = if self.param_fresh[i] {
-                    Accum::Add
-                } else {
-                    self.param_fresh[i] = true;
-                    Accum::Replace
-                };
-                Some((t.data_mut(), accum))
-            }
-            Ref::Node(i) => {
-                let node = &self.nodes[i as usize];
-                if !node.needs_grad {
-                    return None;
-                }
-                let slot = &mut self.node_grads[i as usize];
-                let accum = if slot.is_some() {
-                    Accum::Add
-                } else {
-                    Accum::Replace
-                };
-                let buf = slot.get_or_insert_with(|| self.store.take(node.value.numel()));
-                Some((buf.as_mut_slice(), accum))
-            }
-        }
+        let (_, buf, accum) = self.entries.iter_mut().flatten().find(|e| e.0 == r)?;
+        let first = std::mem::replace(accum, Accum::Add);
+        let data = match buf {
+            GradBuf::Node(_, v) => v.as_mut_slice(),
+            GradBuf::Param(_, t) => t.data_mut(),
+        };
+        Some((data, first))
     }
 }
 
@@ -146,7 +128,7 @@ impl Grads<'_> {
 #[derive(Debug)]
 pub(crate) struct BackCtx<'a> {
     pub(crate) vals: Values<'a>,
-    pub(crate) grads: Grads<'a>,
+    pub(crate) grads: Grads,
     pub(crate) scheduler: &'a Scheduler,
 }
 
@@ -548,6 +530,10 @@ impl Graph {
         self.node_grads.resize_with(n, || None);
     }
 
+    /// The backward walk. Gradient memory is touched only here: before each node's backward
+    /// its output gradient is taken and its inputs' gradient buffers are looked up (taken
+    /// from the store on first write); after it, they are put back and the output gradient
+    /// is given back to the store (its last use).
     fn walk(&mut self, root: usize) -> Result<()> {
         let mut seed = self.store.take(1);
         seed[0] = 1.0;
@@ -565,25 +551,14 @@ impl Graph {
             detect_anomaly,
             ..
         } = self;
-        let mut ctx = BackCtx {
-            vals: Values {
-                nodes,
-                params,
-                labels,
-            },
-            grads: Grads {
-                nodes,
-                params,
-                node_grads,
-                param_grads,
-                param_fresh,
-                store,
-            },
-            scheduler,
+        let vals = Values {
+            nodes,
+            params,
+            labels,
         };
         for &i in &plan.order {
             let i = i as usize;
-            let Some(gout) = ctx.grads.node_grads[i].take() else {
+            let Some(gout) = node_grads[i].take() else {
                 debug_assert!(false, "planned node {i} got no gradient");
                 continue;
             };
@@ -591,7 +566,7 @@ impl Graph {
             if *detect_anomaly {
                 if let Some((index, &value)) = gout.iter().enumerate().find(|(_, x)| !x.is_finite())
                 {
-                    ctx.grads.store.give_back(gout);
+                    store.give_back(gout);
                     return Err(CoreError::NonFinite {
                         op: node.op.backward_name(),
                         shape: node.value.shape_info().into(),
@@ -600,8 +575,59 @@ impl Graph {
                     });
                 }
             }
+            // Lend the inputs' gradient buffers (once each, even if an input repeats).
+            let mut grads = Grads::default();
+            for (k, r) in node.op.inputs().into_iter().enumerate() {
+                let Some(r) = r else { continue };
+                if grads.entries.iter().flatten().any(|e| e.0 == r) {
+                    continue;
+                }
+                let entry = match r {
+                    Ref::Param(p) => {
+                        let p = p as usize;
+                        let shape = params[p].shape_info();
+                        let t = param_grads[p].take().unwrap_or_else(|| {
+                            Tensor::from_parts(store.take(shape.numel()), shape)
+                        });
+                        let accum = if param_fresh[p] {
+                            Accum::Add
+                        } else {
+                            Accum::Replace
+                        };
+                        param_fresh[p] = true;
+                        (r, GradBuf::Param(p as u32, t), accum)
+                    }
+                    Ref::Node(j) if nodes[j as usize].needs_grad => {
+                        match node_grads[j as usize].take() {
+                            Some(v) => (r, GradBuf::Node(j, v), Accum::Add),
+                            None => (
+                                r,
+                                GradBuf::Node(j, store.take(nodes[j as usize].value.numel())),
+                                Accum::Replace,
+                            ),
+                        }
+                    }
+                    Ref::Node(_) => continue,
+                };
+                grads.entries[k] = Some(entry);
+            }
+            let mut ctx = BackCtx {
+                vals,
+                grads,
+                scheduler,
+            };
             let res = ops::backward(&node.op, &node.value, &gout, &mut ctx);
-            ctx.grads.store.give_back(gout);
+            for (_, buf, accum) in ctx.grads.entries.into_iter().flatten() {
+                debug_assert!(
+                    res.is_err() || accum == Accum::Add,
+                    "an op left an input gradient unwritten"
+                );
+                match buf {
+                    GradBuf::Node(j, v) => node_grads[j as usize] = Some(v),
+                    GradBuf::Param(p, t) => param_grads[p as usize] = Some(t),
+                }
+            }
+            store.give_back(gout);
             res?;
         }
         Ok(())
