@@ -6,6 +6,8 @@
 //! allocators). Referencing this crate links [`plugins`], so their kernels are registered.
 #![forbid(unsafe_code)]
 
+pub mod data;
+
 pub use poolgrad_core as core;
 pub use poolgrad_kernels as kernels;
 pub use poolgrad_memory as memory;

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 mod host;
 mod measure;
+#[allow(dead_code)] // wired into the report by issue 6
+mod plot;
 mod report;
 
 /// poolgrad: see where neural-network speed and memory come from.
