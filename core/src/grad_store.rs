@@ -8,12 +8,36 @@
 //! once, when first needed, and kept by the graph across steps (`last_step == u32::MAX`).
 //!
 //! Buffers are handed out with unspecified contents: the first write of each gradient in a
-//! backward overwrites it (`Accum::Replace`), later writes add (`Accum::Add`).
+//! backward overwrites it (`Accum::Replace`), later writes add (`Accum::Add`). Zeroed
+//! buffers are fine too. Debug builds fill every handed-out buffer with NaN, so an op that
+//! reads before writing fails the tests.
 //!
-//! Today the store is a simple exact-size free list. The memory crate's `GradAllocator`
-//! replaces the bodies of [`GradStore::begin`], [`GradStore::take`],
-//! [`GradStore::give_back`] and [`GradStore::end`]; nothing else in core touches gradient
-//! memory.
+//! Today the store is a simple exact-size free list. Gradient memory is touched in exactly
+//! two places: this file, and `Graph::walk` in `graph.rs`, which before each node's backward
+//! takes the node's output gradient and lends its inputs' gradient buffers to the op (the
+//! `Grads` value; ops only see slices), and afterwards puts them back and gives the output
+//! gradient back. Ops never allocate gradients.
+//!
+//! # Plugging in `poolgrad_memory::GradAllocator`
+//! - Liveness: map each [`GradLife`] of [`BackwardPlan::lives`] to
+//!   `poolgrad_memory::GradLife { id, numel, first_def: first_step, last_use: last_step,
+//!   kept: last_step == u32::MAX }`, with `id = GradId(i)` for `GradOwner::Node(i)` and
+//!   `GradId(tape_len + p)` for `GradOwner::Param(p)`. The plan comes sorted by
+//!   `first_step`; steps are the positions in [`BackwardPlan::order`] (0 = the loss).
+//!   [`BackwardPlan::signature`] changes exactly when the planner must re-plan.
+//! - [`GradStore::begin`] → `alloc.plan(&liveness)?; alloc.begin_step()?`;
+//!   [`GradStore::end`] → `alloc.end_step()?`.
+//! - In `Graph::walk`, `node_grads: Vec<Option<Vec<f32>>>` becomes `Vec<Option<GradBuf>>`
+//!   (handles); `store.take(numel)` → `alloc.allocate(id, numel)?`;
+//!   `store.give_back(gout)` → `alloc.release(gout)?`; the slices lent to an op come from
+//!   one `alloc.split_mut([&gout, &ga, &gb])?` (an input used twice is lent once, so the
+//!   handles are distinct), and `Grads`' entries hold those `&mut [f32]` instead of owned
+//!   buffers.
+//! - Param gradients can stay graph-owned (as now: no copy, reused across steps), or be
+//!   allocated as `kept` and copied out before `end_step`, as the memory crate's docs
+//!   describe; `Graph::grad` and the optimizers read them through `param_grads`.
+//! - Activations (forward values and saved softmax probabilities) are recycled by the
+//!   graph's value free list on `reset`; `Graph::activation_bytes` reports ActivationBytes.
 
 /// Whose gradient a [`GradLife`] describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

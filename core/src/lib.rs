@@ -17,9 +17,11 @@
 //!   [`BackwardPlan`]: the visit order and every gradient's [`GradLife`] (first step that
 //!   writes it, last step that reads it). An intermediate gradient is given back right
 //!   after its node's backward consumed it; param gradients are kept by the graph and
-//!   reused by the next backward. Allocators (poolgrad-memory, issue 5) plug in by
-//!   replacing `GradStore`'s four methods; the plan is what a static planner needs, and
-//!   [`BackwardPlan::lower_bound_bytes`] is the bound its cost is reported against.
+//!   reused by the next backward. Only the store and the backward walk touch gradient
+//!   memory (ops get slices lent to them); the [`grad_store`] module docs say step by step
+//!   how poolgrad-memory's `GradAllocator` plugs in. The plan is what a static planner
+//!   needs, and [`BackwardPlan::lower_bound_bytes`] is the bound it is measured against.
+//!   The first write of a gradient replaces (`Accum::Replace`), so buffers need no memset.
 //! - Activations: op outputs (and saved softmax probabilities) come from a free list keyed
 //!   by length that [`Graph::reset`] refills, so a steady loop reuses its forward buffers;
 //!   [`Graph::constant_from_slice`] copies inputs into such a buffer.
