@@ -89,6 +89,10 @@ impl Sgd {
 }
 
 /// Adam (Kingma & Ba 2015) with bias correction; defaults β1 = 0.9, β2 = 0.999, ε = 1e-8.
+///
+/// Uses the paper's efficient form `p -= lr·sqrt(1-β2ᵗ)/(1-β1ᵗ) · m / (sqrt(v) + ε)`: one
+/// scalar per step instead of two per element; it differs from PyTorch's only in where ε
+/// enters (ε·sqrt(1-β2ᵗ)), which matters only when `sqrt(v)` is near ε.
 #[derive(Debug, Clone)]
 pub struct Adam {
     lr: f32,
