@@ -19,10 +19,10 @@
 //! gradient back. Ops never allocate gradients.
 //!
 //! # Plugging in `poolgrad_memory::GradAllocator`
-//! - Liveness: map each [`GradLife`] of [`BackwardPlan::lives`] to
-//!   `poolgrad_memory::GradLife { id, numel, first_def: first_step, last_use: last_step,
-//!   kept: last_step == u32::MAX }`, with `id = GradId(i)` for `GradOwner::Node(i)` and
-//!   `GradId(tape_len + p)` for `GradOwner::Param(p)`. The plan comes sorted by
+//! - Liveness: [`BackwardPlan::fill_liveness`] writes the plan as a
+//!   `poolgrad_memory::LivenessInfo` (`first_def = first_step`, `last_use = last_step`,
+//!   params `kept`), with ids from [`BackwardPlan::grad_id`]: the tape index for a node,
+//!   `tape_len + p` for param `p`. The plan comes sorted by
 //!   `first_step`; steps are the positions in [`BackwardPlan::order`] (0 = the loss).
 //!   [`BackwardPlan::signature`] changes exactly when the planner must re-plan.
 //! - [`GradStore::begin`] → `alloc.plan(&liveness)?; alloc.begin_step()?`;
@@ -70,6 +70,8 @@ pub struct BackwardPlan {
     pub order: Vec<u32>,
     /// One entry per gradient buffer, sorted by `first_step`.
     pub lives: Vec<GradLife>,
+    /// Nodes on the tape when the plan was made (params' ids start here).
+    pub tape_len: usize,
 }
 
 impl BackwardPlan {
@@ -91,6 +93,40 @@ impl BackwardPlan {
             peak = peak.max(live);
         }
         peak as usize
+    }
+
+    /// The memory crate's id of a gradient: the tape index for a node, `tape_len + p` for
+    /// param `p` (params live beside the tape).
+    pub fn grad_id(&self, owner: GradOwner) -> poolgrad_memory::GradId {
+        poolgrad_memory::GradId(match owner {
+            GradOwner::Node(i) => i as usize,
+            GradOwner::Param(p) => self.tape_len + p as usize,
+        })
+    }
+
+    /// Writes the plan as the memory crate's liveness (cleared first; allocation-free once
+    /// `info` has the capacity): `first_def = first_step`, `last_use = last_step`, params
+    /// `kept`.
+    ///
+    /// # Errors
+    /// The memory crate's `InvalidLiveness`, which a plan made by `Graph::backward` never
+    /// triggers.
+    pub fn fill_liveness(
+        &self,
+        info: &mut poolgrad_memory::LivenessInfo,
+    ) -> Result<(), poolgrad_memory::MemError> {
+        info.clear();
+        for l in &self.lives {
+            let kept = l.last_step == u32::MAX;
+            info.push(poolgrad_memory::GradLife {
+                id: self.grad_id(l.owner),
+                numel: l.numel,
+                first_def: l.first_step as usize,
+                last_use: if kept { l.first_step } else { l.last_step } as usize,
+                kept,
+            })?;
+        }
+        Ok(())
     }
 
     /// A signature of the shapes the plan covers: equal across steps of a steady training
@@ -220,6 +256,7 @@ mod tests {
         let plan = BackwardPlan {
             order: vec![3, 2, 1],
             lives: vec![life(3, 1, 0, 0), life(2, 10, 0, 1), life(1, 100, 1, 2)],
+            tape_len: 4,
         };
         assert_eq!(plan.lower_bound_bytes(), 4 * 110);
     }

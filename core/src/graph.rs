@@ -484,6 +484,7 @@ impl Graph {
         let param_life = &mut self.param_life;
         param_life.clear();
         param_life.resize(self.params.len(), u32::MAX);
+        self.plan.tape_len = n;
         let (order, lives) = (&mut self.plan.order, &mut self.plan.lives);
         order.clear();
         lives.clear();

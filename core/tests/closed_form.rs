@@ -198,3 +198,29 @@ fn plan_records_last_use_and_frees_intermediates() {
     assert_eq!(g.grad_store().stats().live_bytes, 12 * 4);
     assert_eq!(g.grad(w).unwrap().data(), &[2.0; 12]);
 }
+
+#[test]
+fn plan_converts_to_the_memory_crates_liveness() {
+    // A small MLP step: the plan's lower bound must equal the memory crate's, and its
+    // planner must accept the liveness and reserve at least the bound.
+    use poolgrad_core::nn::{Activation, Mlp};
+    let mut g = Graph::new().unwrap();
+    let mlp = Mlp::new(&mut g, &[6, 16, 8, 3], Activation::Relu, 1).unwrap();
+    let x = g.constant(Tensor::randn(&[5, 6], 2).unwrap());
+    let logits = mlp.forward(&mut g, x).unwrap();
+    let loss = g.softmax_cross_entropy(logits, &[0, 1, 2, 0, 1]).unwrap();
+    g.backward(loss).unwrap();
+    let plan = g.last_backward_plan();
+    let mut info = poolgrad_memory::LivenessInfo::new();
+    plan.fill_liveness(&mut info).unwrap();
+    info.validate().unwrap();
+    assert_eq!(info.len(), plan.lives.len());
+    assert_eq!(info.lower_bound_bytes(), plan.lower_bound_bytes());
+    let kept = info.lives().iter().filter(|l| l.kept).count();
+    assert_eq!(kept, 6, "three weights and three biases");
+    let w0 = plan.grad_id(GradOwner::Param(0));
+    assert_eq!(w0.0, g.tape_len());
+    let mut planner = poolgrad_memory::create("planner").unwrap();
+    planner.plan(&info).unwrap();
+    assert_eq!(planner.stats().lower_bound_bytes, plan.lower_bound_bytes());
+}
