@@ -1,11 +1,14 @@
-//! `POOLGRAD_DETECT_ANOMALY` is read by `Graph::new`: `1` turns the check on, an invalid
-//! value is an error listing the accepted ones. (Own test binary: it sets the variable.)
+//! `Graph::new` reads the environment: `POOLGRAD_DETECT_ANOMALY` (`1` turns the check on,
+//! an invalid value is an error listing the accepted ones) and `POOLGRAD_FORCE_KERNEL` (an
+//! unknown kernel is an error listing the registered ones). Own test binary, one test:
+//! it sets variables.
 
 use poolgrad_core::{CoreError, Graph, Tensor};
 
 #[test]
 fn env_var_turns_the_check_on_and_rejects_bad_values() {
-    // SAFETY: the only test in this binary, so no other thread reads the environment.
+    // SAFETY: the only test in this binary that touches the environment; no other thread
+    // reads it meanwhile.
     unsafe { std::env::set_var("POOLGRAD_DETECT_ANOMALY", "1") };
     let mut g = Graph::new().unwrap();
     assert!(g.detect_anomaly());
@@ -30,4 +33,31 @@ fn env_var_turns_the_check_on_and_rejects_bad_values() {
     // SAFETY: as above.
     unsafe { std::env::remove_var("POOLGRAD_DETECT_ANOMALY") };
     assert!(!Graph::new().unwrap().detect_anomaly());
+
+    // SAFETY: as above.
+    unsafe { std::env::set_var("POOLGRAD_FORCE_KERNEL", "no-such-kernel") };
+    let msg = Graph::new().unwrap_err().to_string();
+    assert!(
+        msg.contains("Graph::new") && msg.contains("no-such-kernel") && msg.contains("naive"),
+        "{msg}"
+    );
+    // SAFETY: as above.
+    unsafe { std::env::set_var("POOLGRAD_FORCE_KERNEL", "naive") };
+    let mut g = Graph::new().unwrap();
+    let a = g.param(Tensor::ones(&[2, 3]).unwrap());
+    let b = g.constant(Tensor::ones(&[3, 2]).unwrap());
+    let c = g.matmul(a, b).unwrap();
+    assert_eq!(g.value(c).unwrap().data(), &[3.0; 4]);
+    // SAFETY: as above.
+    unsafe { std::env::remove_var("POOLGRAD_FORCE_KERNEL") };
+}
+
+/// Graphs and tensors can move to another thread (e.g. a data-loader or a server worker).
+#[test]
+fn graph_and_tensor_are_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Graph>();
+    assert_send::<Tensor>();
+    assert_send::<poolgrad_core::nn::Mlp>();
+    assert_send::<poolgrad_core::optim::Adam>();
 }
