@@ -1,7 +1,7 @@
 //! `Graph::new` reads the environment: `POOLGRAD_DETECT_ANOMALY` (`1` turns the check on,
 //! an invalid value is an error listing the accepted ones) and `POOLGRAD_FORCE_KERNEL` (an
-//! unknown kernel is an error listing the registered ones). Own test binary, one test:
-//! it sets variables.
+//! unknown kernel is an error listing the registered ones). Own test binary: one test sets
+//! variables, the other does not touch the environment.
 
 use poolgrad_core::{CoreError, Graph, Tensor};
 
