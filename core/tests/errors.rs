@@ -46,7 +46,12 @@ fn shape_mismatches_in_every_shaped_op() {
     let e = g.matmul(a, a).unwrap_err();
     says(&e, &["matmul", "[2, 3]", "inner dims"]);
     let e = g.matmul(a, v).unwrap_err();
-    says(&e, &["matmul", "[3]", "rank 2"]);
+    says(&e, &["matmul", "[3]", "[k, n]"]);
+    let e = g.matmul(v, a).unwrap_err();
+    says(&e, &["matmul", "[3]", "[..., m, k]"]);
+    let batched = g.constant(t(&[2, 2, 3]));
+    let e = g.matmul(a, batched).unwrap_err();
+    says(&e, &["matmul", "[2, 2, 3]"]);
     for (op, e) in [
         ("add", g.add(a, b).unwrap_err()),
         ("sub", g.sub(a, b).unwrap_err()),

@@ -52,6 +52,19 @@ fn matmul() {
 }
 
 #[test]
+fn batched_matmul_folds_leading_dims() {
+    let ins = [
+        Tensor::randn(&[2, 3, 4], 30).unwrap(),
+        Tensor::randn(&[4, 5], 31).unwrap(),
+    ];
+    assert_passes("batched matmul", &ins, |g, v| {
+        let y = g.matmul(v[0], v[1])?;
+        assert_eq!(g.value(y)?.shape(), &[2, 3, 5]);
+        weighted_sum(g, y, 32)
+    });
+}
+
+#[test]
 fn matmul_of_a_value_with_its_own_transpose() {
     let ins = [Tensor::randn(&[3, 4], 4).unwrap()];
     assert_passes("x·xᵀ", &ins, |g, v| {
