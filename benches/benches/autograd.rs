@@ -1,0 +1,118 @@
+//! `cargo bench --bench autograd`: one training step (forward + backward + SGD, then
+//! `reset`) of MLP-S (784→256→10, ReLU, batch 64) and MLP-M (784→1024→1024→10, ReLU,
+//! batch 256) with softmax cross-entropy, plus the per-node overhead of a tape of tiny ops.
+//!
+//! Run single-threaded to compare with the one-thread figures:
+//! `POOLGRAD_PAR=0 RAYON_NUM_THREADS=1 cargo bench --bench autograd`.
+//! The `tiny_ops` group's throughput is nodes, so criterion's time / 1000 is the per-node
+//! cost (target < 200 ns).
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use poolgrad::prelude::*;
+use std::hint::black_box;
+
+/// One model and its fixed batch.
+struct Setup {
+    g: Graph,
+    mlp: Mlp,
+    x: Vec<f32>,
+    labels: Vec<usize>,
+    batch: usize,
+    opt: Sgd,
+}
+
+impl Setup {
+    fn new(sizes: &[usize], batch: usize) -> Setup {
+        let mut g = Graph::new().expect("valid POOLGRAD_* environment");
+        let mlp = Mlp::new(&mut g, sizes, Activation::Relu, 42).expect("sizes are valid");
+        let x = Tensor::randn(&[batch, sizes[0]], 7)
+            .expect("shape")
+            .into_vec();
+        let classes = *sizes.last().expect("sizes");
+        let labels = (0..batch).map(|i| (i * 7 + 3) % classes).collect();
+        Setup {
+            g,
+            mlp,
+            x,
+            labels,
+            batch,
+            opt: Sgd::new(0.01),
+        }
+    }
+
+    fn step(&mut self) -> f32 {
+        let g = &mut self.g;
+        let inputs = self.mlp.layers[0].in_features;
+        let x = g
+            .constant_from_slice(&self.x, &[self.batch, inputs])
+            .expect("shape");
+        let logits = self.mlp.forward(g, x).expect("forward");
+        let loss = g.softmax_cross_entropy(logits, &self.labels).expect("loss");
+        let value = g.value(loss).expect("loss").data()[0];
+        g.backward(loss).expect("backward");
+        self.opt.step(g).expect("sgd");
+        g.reset();
+        value
+    }
+}
+
+fn training_step(c: &mut Criterion) {
+    poolgrad::link_plugins();
+    let mut group = c.benchmark_group("train_step");
+    group.sample_size(10);
+    for (name, sizes, batch) in [
+        ("mlp_s", &[784usize, 256, 10][..], 64usize),
+        ("mlp_m", &[784, 1024, 1024, 10][..], 256),
+    ] {
+        let mut s = Setup::new(sizes, batch);
+        group.bench_function(BenchmarkId::new(name, batch), |b| {
+            s.step(); // warm the free lists (inside, so a filtered-out run skips it)
+            b.iter(|| black_box(s.step()))
+        });
+    }
+    group.finish();
+}
+
+/// A tape of `NODES` element-wise ops on 1-element tensors (`h = tanh(h·w + b)` chains),
+/// forward only and forward + backward + reset.
+fn tiny_ops(c: &mut Criterion) {
+    const LAYERS: usize = 333;
+    const NODES: u64 = 3 * LAYERS as u64 + 1;
+    let mut group = c.benchmark_group("tiny_ops");
+    group.throughput(Throughput::Elements(NODES));
+    let mut g = Graph::new().expect("valid environment");
+    let w = g.param(Tensor::from_vec(vec![0.9], &[1]).expect("shape"));
+    let b = g.param(Tensor::from_vec(vec![0.1], &[1]).expect("shape"));
+    let forward = |g: &mut Graph| -> Var {
+        let mut h = g.constant_from_slice(&[0.5], &[1]).expect("shape");
+        for _ in 0..LAYERS {
+            let m = g.mul(h, w).expect("mul");
+            let a = g.add(m, b).expect("add");
+            h = g.tanh(a).expect("tanh");
+        }
+        h
+    };
+    let h = forward(&mut g);
+    let loss = g.sum(h).expect("sum");
+    g.backward(loss).expect("backward");
+    g.reset();
+    group.bench_function("forward_1000_nodes", |bench| {
+        bench.iter(|| {
+            let h = forward(&mut g);
+            black_box(h);
+            g.reset();
+        })
+    });
+    group.bench_function("forward_backward_1000_nodes", |bench| {
+        bench.iter(|| {
+            let h = forward(&mut g);
+            let loss = g.sum(h).expect("sum");
+            g.backward(loss).expect("backward");
+            g.reset();
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, training_step, tiny_ops);
+criterion_main!(benches);
