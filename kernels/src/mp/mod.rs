@@ -9,7 +9,7 @@ use crate::settings::{MpSettings, settings};
 use crate::view::{MatMut, MatRef};
 
 /// The Strassen-form kernel, with its knobs from the environment or given in code.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct StrassenKernel {
     knobs: Option<MpSettings>,
 }
