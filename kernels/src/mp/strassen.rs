@@ -95,12 +95,11 @@ pub unsafe fn multiply(
         unsafe { fused(kernel, p, plan.par) };
         return;
     }
-    // SAFETY (all offsets below): quadrants and peeled edges lie inside the m×k, k×n and
-    // m×n blocks the terms and destinations cover.
-    let a_at = |t: &Term, i: usize, p: usize| unsafe { t.at(i, p) };
-    let b_at = |t: &Term, p: usize, j: usize| unsafe { t.at(j, p) };
+    // Quadrant and peeled-edge corners (wrapping arithmetic; only non-empty blocks are read).
+    let a_at = |t: &Term, i: usize, p: usize| t.at(i, p);
+    let b_at = |t: &Term, p: usize, j: usize| t.at(j, p);
     let c_at = |d: &CDst, i: usize, j: usize, overwrite: bool| CDst {
-        ptr: unsafe { d.ptr.add(i * d.rs + j * d.cs) },
+        ptr: d.ptr.wrapping_add(i * d.rs + j * d.cs),
         overwrite,
         ..*d
     };

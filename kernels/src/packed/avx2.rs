@@ -67,5 +67,6 @@ pub fn micro() -> Micro {
         mr: MR,
         nr: NV * 8,
         run: run_tile,
+        simd_pack: super::transpose::available(),
     }
 }

@@ -71,5 +71,6 @@ pub fn micro() -> Micro {
         mr: MR,
         nr: NV * 16,
         run: run_tile,
+        simd_pack: super::transpose::available(),
     }
 }

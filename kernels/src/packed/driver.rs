@@ -98,8 +98,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
             let kc = kc_max.min(k - pc);
             let b_terms: [Term; MAX_DST] = std::array::from_fn(|i| {
                 let t = p.b.get(i).copied().unwrap_or(p.b[0]);
-                // SAFETY: (jc, pc) lies inside every B term's block.
-                unsafe { t.at(jc, pc) }
+                t.at(jc, pc)
             });
             let b_terms = &b_terms[..p.b.len()];
             with_buffer(Slot::B, b_panels * nr * kc, |bp| {
@@ -110,11 +109,10 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                     let len = (per * nr).min(nc_cur - x0);
                     let terms: [Term; MAX_DST] = std::array::from_fn(|i| {
                         let t = b_terms.get(i).copied().unwrap_or(b_terms[0]);
-                        // SAFETY: column x0 < nc_cur lies inside the block.
-                        unsafe { t.at(x0, 0) }
+                        t.at(x0, 0)
                     });
                     // SAFETY: `chunk` holds the group's panels; terms cover len×kc.
-                    unsafe { pack(chunk, &terms[..b_terms.len()], nr, len, kc) };
+                    unsafe { pack(chunk, &terms[..b_terms.len()], nr, len, kc, micro.simd_pack) };
                 };
                 if tm * tn > 1 {
                     bp.par_chunks_mut(per * nr * kc)
@@ -174,11 +172,10 @@ unsafe fn macro_block(
         with_buffer(Slot::A, a_panels * mr * kc, |ap| {
             let terms: [Term; MAX_DST] = std::array::from_fn(|i| {
                 let t = p.a.get(i).copied().unwrap_or(p.a[0]);
-                // SAFETY: (ic, pc) lies inside every A term's block.
-                unsafe { t.at(ic, pc) }
+                t.at(ic, pc)
             });
             // SAFETY: `ap` holds the panels; the terms cover mc_cur×kc.
-            unsafe { pack(ap, &terms[..p.a.len()], mr, mc_cur, kc) };
+            unsafe { pack(ap, &terms[..p.a.len()], mr, mc_cur, kc, micro.simd_pack) };
             // Loop 2: NR micro-panels of packed B.
             for q in panels.0..panels.1 {
                 let j0 = q * nr;

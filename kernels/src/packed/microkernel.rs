@@ -120,4 +120,6 @@ pub struct Micro {
     pub nr: usize,
     /// Runs the tile; reached only after the ISA was detected on this host.
     pub run: TileFn,
+    /// Packing may use the AVX transposing packer (set only where AVX was detected).
+    pub simd_pack: bool,
 }

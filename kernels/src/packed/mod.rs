@@ -17,6 +17,7 @@ mod pack;
 mod parallel;
 mod scalar;
 mod scratch;
+mod transpose;
 
 pub use blocking::{Blocking, CacheSizes, cache_sizes};
 pub use scratch::scratch_bytes;
@@ -90,7 +91,17 @@ fn plan_for(isa: Isa) -> (Micro, Blocking) {
         Isa::Neon if isa.host_has() => neon::micro(),
         _ => scalar::micro(),
     };
-    (micro, Blocking::new(micro.mr, micro.nr, cache_sizes()))
+    let mut b = Blocking::new(micro.mr, micro.nr, cache_sizes());
+    let dev = |v: &str, d: usize| {
+        std::env::var(v)
+            .ok()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(d)
+    };
+    b.kc = dev("DEV_KC", b.kc);
+    b.mc = dev("DEV_MC", b.mc);
+    b.nc = dev("DEV_NC", b.nc);
+    (micro, b)
 }
 
 /// Runs one fused product with this kernel's plan and up to `par` threads.

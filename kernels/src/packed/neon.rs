@@ -62,5 +62,6 @@ pub fn micro() -> Micro {
         mr: MR,
         nr: NV * 4,
         run: run_tile,
+        simd_pack: false,
     }
 }

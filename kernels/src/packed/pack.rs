@@ -20,15 +20,12 @@ unsafe impl Send for Term {}
 unsafe impl Sync for Term {}
 
 impl Term {
-    /// The same term moved by `x` along the width and `p` along k.
-    ///
-    /// # Safety
-    /// The moved pointer stays inside (or one past) the allocation of the view.
+    /// The same term moved by `x` along the width and `p` along k (wrapping pointer
+    /// arithmetic: computing it is safe, reading through it is the caller's concern).
     #[inline]
-    pub unsafe fn at(self, x: usize, p: usize) -> Term {
+    pub fn at(self, x: usize, p: usize) -> Term {
         Term {
-            // SAFETY: the caller keeps the offset inside the viewed allocation.
-            ptr: unsafe { self.ptr.add(x * self.xs + p * self.ps) },
+            ptr: self.ptr.wrapping_add(x * self.xs + p * self.ps),
             ..self
         }
     }
@@ -41,7 +38,8 @@ impl Term {
 /// # Safety
 /// `out` has room for `len.div_ceil(w)·w·kc` floats; every term addresses valid floats
 /// for `x < len`, `p < kc`.
-pub unsafe fn pack(out: &mut [f32], terms: &[Term], w: usize, len: usize, kc: usize) {
+/// `simd` allows the AVX transposing packer (the caller checked the host has AVX).
+pub unsafe fn pack(out: &mut [f32], terms: &[Term], w: usize, len: usize, kc: usize, simd: bool) {
     debug_assert!(out.len() >= len.div_ceil(w) * w * kc);
     let out = out.as_mut_ptr();
     for (q, x0) in (0..len).step_by(w).enumerate() {
@@ -50,9 +48,13 @@ pub unsafe fn pack(out: &mut [f32], terms: &[Term], w: usize, len: usize, kc: us
         // `x < len, p < kc` by the caller's contract.
         unsafe {
             let panel = out.add(q * w * kc);
-            match terms {
-                [t] if t.coef == 1.0 => copy_panel(panel, t.at(x0, 0), w, width, kc),
-                _ => sum_panel(panel, terms, x0, w, width, kc),
+            let done = transposed_lines(panel, terms, x0, w, width, kc, simd);
+            let (panel_rest, x_rest, rest) = (panel.add(done), x0 + done, width - done);
+            if rest > 0 {
+                match terms {
+                    [t] if t.coef == 1.0 => copy_panel(panel_rest, t.at(x_rest, 0), w, rest, kc),
+                    _ => sum_panel(panel_rest, terms, x_rest, w, rest, kc),
+                }
             }
             if width < w {
                 for p in 0..kc {
@@ -63,6 +65,36 @@ pub unsafe fn pack(out: &mut [f32], terms: &[Term], w: usize, len: usize, kc: us
             }
         }
     }
+}
+
+/// Packs the leading lines of a panel with the AVX transposing packer when every term is
+/// contiguous along k; returns how many lines it packed (0 when it does not apply).
+///
+/// # Safety
+/// As [`pack`], for one panel; `simd` only when the host has AVX.
+#[inline(always)]
+#[allow(unused_variables)]
+unsafe fn transposed_lines(
+    panel: *mut f32,
+    terms: &[Term],
+    x0: usize,
+    w: usize,
+    width: usize,
+    kc: usize,
+    simd: bool,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if simd
+        && kc >= 8
+        && width >= 4
+        && terms.len() <= 4
+        && terms.iter().all(|t| t.ps == 1 && t.xs != 1)
+    {
+        let moved: [Term; 4] = std::array::from_fn(|i| terms.get(i).unwrap_or(&terms[0]).at(x0, 0));
+        // SAFETY: the caller checked AVX (`simd`); panel and terms per `pack`'s contract.
+        return unsafe { super::transpose::pack_lines(panel, &moved[..terms.len()], w, width, kc) };
+    }
+    0
 }
 
 /// One plain term: picks the loop order that reads the source contiguously.
@@ -149,12 +181,48 @@ mod tests {
         };
         let mut out = vec![f32::NAN; 3 * 2 * 3];
         // SAFETY: `m` holds the 5×3 block; `out` holds 3 panels of 2×3.
-        unsafe { pack(&mut out, &[t], 2, 5, 3) };
+        unsafe { pack(&mut out, &[t], 2, 5, 3, false) };
         assert_eq!(&out[..6], &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
         assert_eq!(&out[12..], &[12.0, 0.0, 13.0, 0.0, 14.0, 0.0]);
         let neg = Term { coef: -2.0, ..t };
         // SAFETY: as above.
-        unsafe { pack(&mut out, &[t, neg], 2, 5, 3) };
+        unsafe { pack(&mut out, &[t, neg], 2, 5, 3, false) };
         assert_eq!(&out[..6], &[0.0, -3.0, -1.0, -4.0, -2.0, -5.0]);
+    }
+}
+#[cfg(all(test, target_arch = "x86_64"))]
+mod simd_tests {
+    use super::*;
+
+    #[test]
+    fn transposing_packer_matches_scalar() {
+        if !crate::packed::transpose::available() {
+            return;
+        }
+        let (rows, cols, ld) = (29, 45, 47);
+        let m: Vec<f32> = (0..rows * ld).map(|v| (v % 97) as f32).collect();
+        let t = Term {
+            ptr: m.as_ptr(),
+            xs: ld,
+            ps: 1,
+            coef: 1.0,
+        };
+        let t2 = Term {
+            ptr: m[1..].as_ptr(),
+            coef: -1.0,
+            ..t
+        };
+        for w in [4, 6, 8, 12, 14, 16] {
+            for terms in [&[t][..], &[t, t2][..]] {
+                let size = rows.div_ceil(w) * w * (cols - 1);
+                let (mut a, mut b) = (vec![f32::NAN; size], vec![f32::NAN; size]);
+                // SAFETY: `m` holds rows×(cols-1) elements at stride ld for both terms.
+                unsafe {
+                    pack(&mut a, terms, w, rows, cols - 1, false);
+                    pack(&mut b, terms, w, rows, cols - 1, true);
+                }
+                assert_eq!(a, b, "w={w} terms={}", terms.len());
+            }
+        }
     }
 }

@@ -53,5 +53,6 @@ pub fn micro() -> Micro {
         mr: MR,
         nr: NV * 8,
         run: run_tile,
+        simd_pack: false,
     }
 }
