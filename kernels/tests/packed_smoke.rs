@@ -213,6 +213,8 @@ fn mp_matches_naive() {
         packed_block: 16,
     };
     let mp = StrassenKernel::with_settings(knobs);
+    assert_eq!(mp.levels(257, 255, 256), 1);
+    assert_eq!(mp.levels(63, 255, 256), 0);
     for (m, n, k) in [
         (64, 64, 64),
         (100, 130, 90),

@@ -54,6 +54,9 @@ pub trait Simd: Copy {
     unsafe fn prefetch(_p: *const f32) {}
 }
 
+/// How many k steps ahead the packed B panel is prefetched.
+const PREFETCH_STEPS: usize = 8;
+
 /// The microkernel body: `MR` rows by `NV` vectors of `S::LANES` columns.
 ///
 /// # Safety
@@ -72,10 +75,13 @@ pub unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     unsafe {
         let mut acc = [[S::zero(); NV]; MR];
         let (mut a, mut b) = (a, b);
-        // Prefetch the start of each destination tile row so write-back does not stall.
+        // Prefetch every line of each destination tile now, so the write-back after the
+        // k loop does not wait on memory.
         for d in dst {
             for i in 0..MR {
-                S::prefetch(d.ptr.add(i * d.rs));
+                for j in (0..nr).step_by(16) {
+                    S::prefetch(d.ptr.add(i * d.rs + j));
+                }
             }
         }
         for _ in 0..kc {
@@ -83,7 +89,9 @@ pub unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
             for (v, x) in bv.iter_mut().enumerate() {
                 *x = S::load(b.add(v * S::LANES));
             }
-            S::prefetch(b.add(8 * nr));
+            for v in 0..NV {
+                S::prefetch(b.add(PREFETCH_STEPS * nr + v * S::LANES));
+            }
             for (i, row) in acc.iter_mut().enumerate() {
                 let av = S::splat(*a.add(i));
                 for v in 0..NV {

@@ -91,17 +91,7 @@ fn plan_for(isa: Isa) -> (Micro, Blocking) {
         Isa::Neon if isa.host_has() => neon::micro(),
         _ => scalar::micro(),
     };
-    let mut b = Blocking::new(micro.mr, micro.nr, cache_sizes());
-    let dev = |v: &str, d: usize| {
-        std::env::var(v)
-            .ok()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(d)
-    };
-    b.kc = dev("DEV_KC", b.kc);
-    b.mc = dev("DEV_MC", b.mc);
-    b.nc = dev("DEV_NC", b.nc);
-    (micro, b)
+    (micro, Blocking::new(micro.mr, micro.nr, cache_sizes()))
 }
 
 /// Runs one fused product with this kernel's plan and up to `par` threads.
