@@ -165,6 +165,9 @@ unsafe fn macro_block(
         return;
     }
     let unit_cs = p.c.iter().all(|d| d.cs == 1);
+    // Even row blocks (whole MR panels) rather than full MC blocks and a sliver.
+    let span = rows.1 - rows.0;
+    let mc = span.div_ceil(span.div_ceil(mc)).div_ceil(mr) * mr;
     // Loop 3: MC row blocks of this thread's rows.
     for ic in (rows.0..rows.1).step_by(mc) {
         let mc_cur = mc.min(rows.1 - ic);
@@ -224,6 +227,9 @@ unsafe fn macro_block(
     }
 }
 
+/// Floats in the largest microkernel tile (AVX-512 12×32 = 384).
+const TILE_MAX: usize = 512;
+
 /// A partial or strided tile: computed into a local buffer, then the valid part written.
 ///
 /// # Safety
@@ -239,24 +245,29 @@ unsafe fn edge_tile(
     (rows, cols): (usize, usize),
     slab: usize,
 ) {
+    // Only ever accessed through `buf`.
     #[repr(align(64))]
-    struct Tile([f32; 16 * 64]);
-    let mut tile = Tile([0.0; 16 * 64]);
+    #[allow(dead_code)]
+    struct Tile([f32; TILE_MAX]);
+    let mut tile = std::mem::MaybeUninit::<Tile>::uninit();
     let nr = micro.nr;
-    debug_assert!(micro.mr * nr <= tile.0.len());
+    debug_assert!(micro.mr * nr <= TILE_MAX);
+    let buf = tile.as_mut_ptr().cast::<f32>();
     let d = Dst {
-        ptr: tile.0.as_mut_ptr(),
+        ptr: buf,
         rs: nr,
         coef: 1.0,
         overwrite: true,
     };
-    // SAFETY: the tile buffer holds mr×nr floats; panels per the caller.
+    // SAFETY: the buffer holds mr×nr floats and the microkernel overwrites all of them
+    // (overwrite = true) before anything below reads them; panels per the caller.
     unsafe { (micro.run)(kc, a_panel, b_panel, &[d]) };
     for c in p.c {
         let over = c.overwrite && slab == 0;
         for i in 0..rows {
             for j in 0..cols {
-                let v = c.coef * tile.0[i * nr + j];
+                // SAFETY: (i, j) < (mr, nr): an element the microkernel wrote.
+                let v = c.coef * unsafe { *buf.add(i * nr + j) };
                 // SAFETY: (ci + i, cj + j) is inside this destination's m×n block.
                 unsafe {
                     let x = c.ptr.add((ci + i) * c.rs + (cj + j) * c.cs);
