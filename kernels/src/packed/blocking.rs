@@ -79,9 +79,9 @@ impl Blocking {
     pub fn new(mr: usize, nr: usize, c: CacheSizes) -> Blocking {
         const F32: usize = std::mem::size_of::<f32>();
         // KC: deep slabs amortise the C update per tile (one load+store of C per slab). The
-        // A micro-panel (mr×kc) stays in L1 and the B micro-panel (kc×nr) streams from L2
-        // with prefetch; a quarter of L2 for the latter. Measured best on Zen 4 at 512
-        // (vs 136..384), so capped there.
+        // A micro-panel (mr×kc, 24 KiB for 12×512) stays in L1 while B micro-panels
+        // (kc×nr) stream past it with prefetch; a quarter of L2 for one of those. Measured
+        // best at 512 on this Zen 4 (136..384 were 5–15% slower at n ≥ 1024), so capped.
         let kc = (c.l2 / 4 / (nr * F32)).clamp(128, 512) / 8 * 8;
         // MC: the packed A block (mc×kc) takes about half of L2.
         let mc = ((c.l2 / 2 / (kc * F32)) / mr).max(1) * mr;

@@ -5,8 +5,12 @@
 //! 5. `jc`: NC-wide column blocks of B and C (packed B block sized for L3);
 //! 4. `pc`: KC-deep slabs of k; pack B[pc, jc] into NR-column panels (shared by threads);
 //! 3. `ic`: MC-tall row blocks of A (per thread); pack A[ic, pc] into MR-row panels (L2);
-//! 2. `jr`: NR-wide micro-panels of packed B (stays in L1 across loop 1);
-//! 1. `ir`: MR-tall micro-panels of packed A; one microkernel call per MR×NR tile.
+//! 2. `ir`: MR-tall micro-panels of packed A (one stays in L1 through loop 1);
+//! 1. `jr`: NR-wide micro-panels of packed B, streamed from L2/L3 with prefetch; one
+//!    microkernel call per MR×NR tile.
+//!
+//! Loops 2 and 1 are in the order that measured faster here (A micro-panel resident, about
+//! +4% at n ≥ 512 over the classic B-resident order).
 
 use super::blocking::Blocking;
 use super::microkernel::{Dst, MAX_DST, Micro};
@@ -179,15 +183,15 @@ unsafe fn macro_block(
             });
             // SAFETY: `ap` holds the panels; the terms cover mc_cur×kc.
             unsafe { pack(ap, &terms[..p.a.len()], mr, mc_cur, kc, micro.simd_pack) };
-            // Loop 2: NR micro-panels of packed B.
-            for q in panels.0..panels.1 {
-                let j0 = q * nr;
-                let cols = nr.min(nc_cur - j0);
-                let b_panel = bp[q * nr * kc..].as_ptr();
-                // Loop 1: MR micro-panels of packed A.
-                for (r, i0) in (0..mc_cur).step_by(mr).enumerate() {
-                    let rows_here = mr.min(mc_cur - i0);
-                    let a_panel = ap[r * mr * kc..].as_ptr();
+            // Loop 2: MR micro-panels of packed A (each stays in L1 through loop 1).
+            for (r, i0) in (0..mc_cur).step_by(mr).enumerate() {
+                let rows_here = mr.min(mc_cur - i0);
+                let a_panel = ap[r * mr * kc..].as_ptr();
+                // Loop 1: NR micro-panels of packed B, streamed from L2.
+                for q in panels.0..panels.1 {
+                    let j0 = q * nr;
+                    let cols = nr.min(nc_cur - j0);
+                    let b_panel = bp[q * nr * kc..].as_ptr();
                     let (ci, cj) = (ic + i0, jc + j0);
                     // SAFETY: the panels hold kc steps of mr / nr floats; destinations
                     // are inside C (ci < m, cj < n) and owned by this thread.
