@@ -1,0 +1,72 @@
+//! AVX2+FMA microkernel (x86_64): 6×16 tile, 12 ymm accumulators (2 vectors per row),
+//! leaving registers for two B vectors and the A broadcast.
+
+#![cfg(target_arch = "x86_64")]
+
+use super::microkernel::{Dst, Micro, Simd, tile};
+use std::arch::x86_64::*;
+
+/// AVX2 vectors of 8 f32 with FMA.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2;
+
+impl Simd for Avx2 {
+    const LANES: usize = 8;
+    type V = __m256;
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn zero() -> __m256 {
+        _mm256_setzero_ps()
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn splat(x: f32) -> __m256 {
+        _mm256_set1_ps(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load(p: *const f32) -> __m256 {
+        // SAFETY: the caller guarantees 8 readable floats at `p`.
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store(p: *mut f32, v: __m256) {
+        // SAFETY: the caller guarantees 8 writable floats at `p`.
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fma(a: __m256, b: __m256, c: __m256) -> __m256 {
+        _mm256_fmadd_ps(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+        _mm256_mul_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn prefetch(p: *const f32) {
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
+    }
+}
+
+const MR: usize = 6;
+const NV: usize = 2;
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, dst: &[Dst]) {
+    // SAFETY: AVX2 and FMA are enabled here; the panel and destination contract is the caller's.
+    unsafe { tile::<Avx2, MR, NV>(kc, a, b, dst) }
+}
+
+/// The AVX2+FMA microkernel. Call its `run` only where AVX2 and FMA were detected.
+pub fn micro() -> Micro {
+    Micro {
+        mr: MR,
+        nr: NV * 8,
+        run: run_tile,
+        simd_pack: super::transpose::available(),
+    }
+}

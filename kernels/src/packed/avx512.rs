@@ -1,0 +1,76 @@
+//! AVX-512F microkernel (x86_64): 12×32 tile, 24 zmm accumulators (2 vectors per row), so
+//! 24 independent FMAs per k step hide the FMA latency on two 512-bit pipes.
+
+#![cfg(target_arch = "x86_64")]
+// The AVX-512 intrinsics are stable since Rust 1.89, above the workspace's declared MSRV.
+#![allow(clippy::incompatible_msrv)]
+
+use super::microkernel::{Dst, Micro, Simd, tile};
+use std::arch::x86_64::*;
+
+/// AVX-512F vectors of 16 f32.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512;
+
+impl Simd for Avx512 {
+    const LANES: usize = 16;
+    type V = __m512;
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn zero() -> __m512 {
+        _mm512_setzero_ps()
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn splat(x: f32) -> __m512 {
+        _mm512_set1_ps(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load(p: *const f32) -> __m512 {
+        // SAFETY: the caller guarantees 16 readable floats at `p`.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store(p: *mut f32, v: __m512) {
+        // SAFETY: the caller guarantees 16 writable floats at `p`.
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+        _mm512_fmadd_ps(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+        _mm512_mul_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn prefetch(p: *const f32) {
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
+    }
+}
+
+/// Tile rows (broadcast from packed A).
+pub const MR: usize = 12;
+/// Tile vectors per row (loaded from packed B); NR = 16·NV.
+pub const NV: usize = 2;
+
+#[target_feature(enable = "avx512f")]
+unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, dst: &[Dst]) {
+    // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
+    unsafe { tile::<Avx512, MR, NV>(kc, a, b, dst) }
+}
+
+/// The AVX-512F microkernel. Call its `run` only where AVX-512F was detected.
+pub fn micro() -> Micro {
+    Micro {
+        mr: MR,
+        nr: NV * 16,
+        run: run_tile,
+        simd_pack: super::transpose::available(),
+    }
+}

@@ -1,0 +1,67 @@
+//! NEON microkernel (aarch64): 8×12 tile, 24 q-register accumulators (3 vectors per row)
+//! out of 32, with room for the B vectors and the A broadcast.
+
+#![cfg(target_arch = "aarch64")]
+
+use super::microkernel::{Dst, Micro, Simd, tile};
+use std::arch::aarch64::*;
+
+/// NEON vectors of 4 f32.
+#[derive(Clone, Copy, Debug)]
+pub struct Neon;
+
+impl Simd for Neon {
+    const LANES: usize = 4;
+    type V = float32x4_t;
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn zero() -> float32x4_t {
+        vdupq_n_f32(0.0)
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn splat(x: f32) -> float32x4_t {
+        vdupq_n_f32(x)
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn load(p: *const f32) -> float32x4_t {
+        // SAFETY: the caller guarantees 4 readable floats at `p`.
+        unsafe { vld1q_f32(p) }
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn store(p: *mut f32, v: float32x4_t) {
+        // SAFETY: the caller guarantees 4 writable floats at `p`.
+        unsafe { vst1q_f32(p, v) }
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn fma(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+        vfmaq_f32(c, a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        vmulq_f32(a, b)
+    }
+}
+
+const MR: usize = 8;
+const NV: usize = 3;
+
+#[target_feature(enable = "neon")]
+unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, dst: &[Dst]) {
+    // SAFETY: NEON is enabled here; the panel and destination contract is the caller's.
+    unsafe { tile::<Neon, MR, NV>(kc, a, b, dst) }
+}
+
+/// The NEON microkernel. Call its `run` only where NEON was detected.
+pub fn micro() -> Micro {
+    Micro {
+        mr: MR,
+        nr: NV * 4,
+        run: run_tile,
+        simd_pack: false,
+    }
+}

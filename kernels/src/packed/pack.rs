@@ -1,0 +1,242 @@
+//! Packing: copies a block of A into MR-row panels and a block of B into NR-column panels,
+//! contiguous in the order the microkernel reads them, from any strides, zero-padding the
+//! ragged last panel. An operand may be a signed sum of up to four blocks (Strassen's
+//! `A11 + A22` etc.), which is formed here while packing, so no temporary is needed.
+
+/// One term of a packed operand: `coef · M`, where element `(x, p)` of the block `M` is at
+/// `ptr + x·xs + p·ps` (x runs along the panel width: rows of A or columns of B; p along k).
+#[derive(Clone, Copy, Debug)]
+pub struct Term {
+    pub ptr: *const f32,
+    pub xs: usize,
+    pub ps: usize,
+    pub coef: f32,
+}
+
+// SAFETY: a term only reads through its pointer, and the driver shares it across threads
+// only while the view it came from is borrowed and unchanged.
+unsafe impl Send for Term {}
+// SAFETY: as above.
+unsafe impl Sync for Term {}
+
+impl Term {
+    /// The same term moved by `x` along the width and `p` along k (wrapping pointer
+    /// arithmetic: computing it is safe, reading through it is the caller's concern).
+    #[inline]
+    pub fn at(self, x: usize, p: usize) -> Term {
+        Term {
+            ptr: self.ptr.wrapping_add(x * self.xs + p * self.ps),
+            ..self
+        }
+    }
+}
+
+/// Packs a `len × kc` block (`len` along the width) into panels of width `w`: panel `q`
+/// holds `kc` groups of `w` floats, `out[q·w·kc + p·w + x] = Σ coef·M(q·w + x, p)`, zero
+/// where `q·w + x ≥ len`.
+///
+/// # Safety
+/// `out` has room for `len.div_ceil(w)·w·kc` floats; every term addresses valid floats
+/// for `x < len`, `p < kc`.
+/// `simd` allows the AVX transposing packer (the caller checked the host has AVX).
+pub unsafe fn pack(out: &mut [f32], terms: &[Term], w: usize, len: usize, kc: usize, simd: bool) {
+    debug_assert!(out.len() >= len.div_ceil(w) * w * kc);
+    let out = out.as_mut_ptr();
+    for (q, x0) in (0..len).step_by(w).enumerate() {
+        let width = w.min(len - x0);
+        // SAFETY: the panel lies inside `out` (size checked above); sources are valid for
+        // `x < len, p < kc` by the caller's contract.
+        unsafe {
+            let panel = out.add(q * w * kc);
+            let done = transposed_lines(panel, terms, x0, w, width, kc, simd);
+            let (panel_rest, x_rest, rest) = (panel.add(done), x0 + done, width - done);
+            if rest > 0 {
+                match terms {
+                    [t] if t.coef == 1.0 => copy_panel(panel_rest, t.at(x_rest, 0), w, rest, kc),
+                    _ => sum_panel(panel_rest, terms, x_rest, w, rest, kc),
+                }
+            }
+            if width < w {
+                for p in 0..kc {
+                    for x in width..w {
+                        *panel.add(p * w + x) = 0.0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs the leading lines of a panel with the AVX transposing packer when every term is
+/// contiguous along k; returns how many lines it packed (0 when it does not apply).
+///
+/// # Safety
+/// As [`pack`], for one panel; `simd` only when the host has AVX.
+#[inline(always)]
+#[allow(unused_variables)]
+unsafe fn transposed_lines(
+    panel: *mut f32,
+    terms: &[Term],
+    x0: usize,
+    w: usize,
+    width: usize,
+    kc: usize,
+    simd: bool,
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if simd
+        && kc >= 8
+        && width >= 4
+        && terms.len() <= 4
+        && terms.iter().all(|t| t.ps == 1 && t.xs != 1)
+    {
+        let moved: [Term; 4] = std::array::from_fn(|i| terms.get(i).unwrap_or(&terms[0]).at(x0, 0));
+        // SAFETY: the caller checked AVX (`simd`); panel and terms per `pack`'s contract.
+        return unsafe { super::transpose::pack_lines(panel, &moved[..terms.len()], w, width, kc) };
+    }
+    0
+}
+
+/// One plain term: picks the loop order that reads the source contiguously.
+///
+/// # Safety
+/// As [`pack`], for one panel.
+#[inline(always)]
+unsafe fn copy_panel(panel: *mut f32, t: Term, w: usize, width: usize, kc: usize) {
+    // SAFETY: indices stay below `width` and `kc`, inside source and panel.
+    unsafe {
+        if t.xs == 1 {
+            // Contiguous along the width: one short memcpy per k step.
+            for p in 0..kc {
+                std::ptr::copy_nonoverlapping(t.ptr.add(p * t.ps), panel.add(p * w), width);
+            }
+        } else if t.ps == 1 {
+            // Contiguous along k: walk each source line, scatter with stride w.
+            for x in 0..width {
+                let src = t.ptr.add(x * t.xs);
+                for p in 0..kc {
+                    *panel.add(p * w + x) = *src.add(p);
+                }
+            }
+        } else {
+            for p in 0..kc {
+                for x in 0..width {
+                    *panel.add(p * w + x) = *t.ptr.add(x * t.xs + p * t.ps);
+                }
+            }
+        }
+    }
+}
+
+/// A signed sum of terms (fused Strassen operand additions).
+///
+/// # Safety
+/// As [`pack`], for one panel.
+#[inline(always)]
+unsafe fn sum_panel(panel: *mut f32, terms: &[Term], x0: usize, w: usize, width: usize, kc: usize) {
+    // SAFETY: indices stay below `width` and `kc`, inside sources and panel.
+    unsafe {
+        // Two terms contiguous along the width (Strassen's B sums): one fused pass.
+        if let [t0, t1] = terms {
+            if t0.xs == 1 && t1.xs == 1 {
+                let (t0, t1) = (t0.at(x0, 0), t1.at(x0, 0));
+                for p in 0..kc {
+                    let (s0, s1) = (t0.ptr.add(p * t0.ps), t1.ptr.add(p * t1.ps));
+                    let d = panel.add(p * w);
+                    for x in 0..width {
+                        *d.add(x) = t0.coef * *s0.add(x) + t1.coef * *s1.add(x);
+                    }
+                }
+                return;
+            }
+        }
+        for (n, t) in terms.iter().enumerate() {
+            let t = t.at(x0, 0);
+            let c = t.coef;
+            if t.ps == 1 {
+                for x in 0..width {
+                    let src = t.ptr.add(x * t.xs);
+                    for p in 0..kc {
+                        let d = panel.add(p * w + x);
+                        *d = if n == 0 {
+                            c * *src.add(p)
+                        } else {
+                            *d + c * *src.add(p)
+                        };
+                    }
+                }
+            } else {
+                for p in 0..kc {
+                    let src = t.ptr.add(p * t.ps);
+                    let d = panel.add(p * w);
+                    for x in 0..width {
+                        let v = c * *src.add(x * t.xs);
+                        *d.add(x) = if n == 0 { v } else { *d.add(x) + v };
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_panels_with_padding_and_sums() {
+        // 5×3 row-major block, width 2 panels: 3 panels, the last padded.
+        let m: Vec<f32> = (0..15).map(|v| v as f32).collect();
+        let t = Term {
+            ptr: m.as_ptr(),
+            xs: 3,
+            ps: 1,
+            coef: 1.0,
+        };
+        let mut out = vec![f32::NAN; 3 * 2 * 3];
+        // SAFETY: `m` holds the 5×3 block; `out` holds 3 panels of 2×3.
+        unsafe { pack(&mut out, &[t], 2, 5, 3, false) };
+        assert_eq!(&out[..6], &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        assert_eq!(&out[12..], &[12.0, 0.0, 13.0, 0.0, 14.0, 0.0]);
+        let neg = Term { coef: -2.0, ..t };
+        // SAFETY: as above.
+        unsafe { pack(&mut out, &[t, neg], 2, 5, 3, false) };
+        assert_eq!(&out[..6], &[0.0, -3.0, -1.0, -4.0, -2.0, -5.0]);
+    }
+}
+#[cfg(all(test, target_arch = "x86_64"))]
+mod simd_tests {
+    use super::*;
+
+    #[test]
+    fn transposing_packer_matches_scalar() {
+        if !crate::packed::transpose::available() {
+            return;
+        }
+        let (rows, cols, ld) = (29, 45, 47);
+        let m: Vec<f32> = (0..rows * ld).map(|v| (v % 97) as f32).collect();
+        let t = Term {
+            ptr: m.as_ptr(),
+            xs: ld,
+            ps: 1,
+            coef: 1.0,
+        };
+        let t2 = Term {
+            ptr: m[1..].as_ptr(),
+            coef: -1.0,
+            ..t
+        };
+        for w in [4, 6, 8, 12, 14, 16] {
+            for terms in [&[t][..], &[t, t2][..]] {
+                let size = rows.div_ceil(w) * w * (cols - 1);
+                let (mut a, mut b) = (vec![f32::NAN; size], vec![f32::NAN; size]);
+                // SAFETY: `m` holds rows×(cols-1) elements at stride ld for both terms.
+                unsafe {
+                    pack(&mut a, terms, w, rows, cols - 1, false);
+                    pack(&mut b, terms, w, rows, cols - 1, true);
+                }
+                assert_eq!(a, b, "w={w} terms={}", terms.len());
+            }
+        }
+    }
+}
