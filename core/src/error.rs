@@ -2,6 +2,7 @@
 //! shapes or values involved, and what is accepted.
 
 use poolgrad_kernels::KernelError;
+use poolgrad_memory::MemError;
 use std::fmt;
 
 /// Result alias for poolgrad-core.
@@ -129,7 +130,7 @@ pub enum CoreError {
         /// Its value.
         value: String,
         /// The accepted values.
-        accepted: &'static str,
+        accepted: String,
     },
     /// An argument outside its valid range (e.g. a negative learning rate).
     InvalidArgument {
@@ -144,6 +145,14 @@ pub enum CoreError {
         op: &'static str,
         /// The kernel error.
         source: KernelError,
+    },
+    /// The gradient allocator refused: an unknown allocator name (the message lists the
+    /// registered ones), or an allocator that broke its protocol.
+    Memory {
+        /// The op.
+        op: &'static str,
+        /// The memory crate's error.
+        source: MemError,
     },
 }
 
@@ -237,6 +246,7 @@ impl fmt::Display for CoreError {
             } => write!(f, "{var}={value:?} is invalid; accepted: {accepted}"),
             InvalidArgument { op, detail } => write!(f, "{op}: {detail}"),
             Kernel { op, source } => write!(f, "{op}: {source}"),
+            Memory { op, source } => write!(f, "{op}: {source}"),
         }
     }
 }
@@ -245,6 +255,7 @@ impl std::error::Error for CoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CoreError::Kernel { source, .. } => Some(source),
+            CoreError::Memory { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -1,43 +1,39 @@
-//! The seam for gradient allocators (issue 5): every gradient buffer used during backward is
-//! obtained from and released to one [`GradStore`], and before backward starts the store is
-//! shown the [`BackwardPlan`] (the lifetime of every gradient), so an allocator can plan.
+//! Gradient memory during backward: every intermediate gradient buffer is obtained from and
+//! released to one [`GradStore`], which drives a `poolgrad_memory::GradAllocator`
+//! (`system`, `pool`, `planner`, or one registered from outside) through the memory crate's
+//! protocol. Before backward starts the store is shown the [`BackwardPlan`] (the lifetime of
+//! every gradient), so the allocator can plan.
 //!
-//! Release rule (enforced by `Graph::backward`): the gradient of an intermediate node is
-//! taken when its first consumer's backward writes to it (`first_step`), and given back right
-//! after the node's own backward has consumed it (`last_step`). Param gradients are taken
-//! once, when first needed, and kept by the graph across steps (`last_step == u32::MAX`).
+//! # Protocol, as `Graph::backward` drives it
+//! 1. [`GradStore::begin`]: [`BackwardPlan::fill_temp_liveness`] writes the intermediate
+//!    gradients' lifetimes into a reused `LivenessInfo` (`first_def = first_step`,
+//!    `last_use = last_step`, ids from [`BackwardPlan::grad_id`]), then `alloc.plan(&info)`
+//!    and `alloc.begin_step()`. A planner re-plans only when the liveness changed.
+//! 2. In `Graph::walk`, at each step: [`GradStore::take`] (`alloc.allocate`) for each input
+//!    gradient first written at this step; [`GradStore::lend`] (`split_mut`) lends the
+//!    output gradient and the inputs' gradient slices to the op at once (ops see only
+//!    slices); after the op, [`GradStore::give_back`] (`alloc.release`) the node's own
+//!    gradient: this step was its last use.
+//! 3. [`GradStore::end`]: `alloc.end_step()` (also after a failed walk, once the graph has
+//!    given back what was live).
 //!
-//! Buffers are handed out with unspecified contents: the first write of each gradient in a
-//! backward overwrites it (`Accum::Replace`), later writes add (`Accum::Add`). Zeroed
-//! buffers are fine too. Debug builds fill every handed-out buffer with NaN, so an op that
-//! reads before writing fails the tests.
+//! # Param gradients
+//! Param (leaf) gradients are *not* in the allocator: the graph keeps one persistent tensor
+//! per param, written in place by backward (first write `Accum::Replace`, then `Add`) and
+//! read by `Graph::grad` and the optimizers. This costs no copy and no per-step allocation;
+//! the bytes are the same under every allocator and are reported apart
+//! (`RuntimeMemStats::param_grad_bytes`). So the allocator's `MemStats` (its lower bound
+//! included) describe the intermediate gradients only, which is where allocators differ.
+//! [`BackwardPlan::fill_liveness`] still gives the whole picture (params `kept`) and
+//! [`BackwardPlan::lower_bound_bytes`] its bound.
 //!
-//! Today the store is a simple exact-size free list. Gradient memory is touched in exactly
-//! two places: this file, and `Graph::walk` in `graph.rs`, which before each node's backward
-//! takes the node's output gradient and lends its inputs' gradient buffers to the op (the
-//! `Grads` value; ops only see slices), and afterwards puts them back and gives the output
-//! gradient back. Ops never allocate gradients.
-//!
-//! # Plugging in `poolgrad_memory::GradAllocator`
-//! - Liveness: [`BackwardPlan::fill_liveness`] writes the plan as a
-//!   `poolgrad_memory::LivenessInfo` (`first_def = first_step`, `last_use = last_step`,
-//!   params `kept`), with ids from [`BackwardPlan::grad_id`]: the tape index for a node,
-//!   `tape_len + p` for param `p`. The plan comes sorted by
-//!   `first_step`; steps are the positions in [`BackwardPlan::order`] (0 = the loss).
-//!   [`BackwardPlan::signature`] changes exactly when the planner must re-plan.
-//! - [`GradStore::begin`] → `alloc.plan(&liveness)?; alloc.begin_step()?`;
-//!   [`GradStore::end`] → `alloc.end_step()?`.
-//! - In `Graph::walk`, `node_grads: Vec<Option<Vec<f32>>>` becomes `Vec<Option<GradBuf>>`
-//!   (handles); `store.take(numel)` → `alloc.allocate(id, numel)?`;
-//!   `store.give_back(gout)` → `alloc.release(gout)?`; the slices lent to an op come from
-//!   one `alloc.split_mut([&gout, &ga, &gb])?` (an input used twice is lent once, so the
-//!   handles are distinct), and `Grads`' entries hold those `&mut [f32]` instead of owned
-//!   buffers.
-//! - Param gradients can stay graph-owned (as now: no copy, reused across steps), or be
-//!   allocated as `kept` and copied out before `end_step`, as the memory crate's docs
-//!   describe; `Graph::grad` and the optimizers read them through `param_grads`.
-//! - Activations (forward values and saved softmax probabilities) are recycled by the
-//!   graph's value free list on `reset`; `Graph::activation_bytes` reports ActivationBytes.
+//! Buffers are handed out with unspecified contents as far as ops are concerned: the first
+//! write of each gradient in a backward overwrites it (`Accum::Replace`), later writes add
+//! (`Accum::Add`), so results do not depend on the allocator (bit-identical across them).
+//! Debug builds fill every handed-out buffer with NaN, so an op that reads before writing
+//! fails the tests.
+
+use poolgrad_memory::{GradAllocator, GradBuf, GradId, LivenessInfo, MemError, MemStats};
 
 /// Whose gradient a [`GradLife`] describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,8 +93,8 @@ impl BackwardPlan {
 
     /// The memory crate's id of a gradient: the tape index for a node, `tape_len + p` for
     /// param `p` (params live beside the tape).
-    pub fn grad_id(&self, owner: GradOwner) -> poolgrad_memory::GradId {
-        poolgrad_memory::GradId(match owner {
+    pub fn grad_id(&self, owner: GradOwner) -> GradId {
+        GradId(match owner {
             GradOwner::Node(i) => i as usize,
             GradOwner::Param(p) => self.tape_len + p as usize,
         })
@@ -111,13 +107,26 @@ impl BackwardPlan {
     /// # Errors
     /// The memory crate's `InvalidLiveness`, which a plan made by `Graph::backward` never
     /// triggers.
-    pub fn fill_liveness(
-        &self,
-        info: &mut poolgrad_memory::LivenessInfo,
-    ) -> Result<(), poolgrad_memory::MemError> {
+    pub fn fill_liveness(&self, info: &mut LivenessInfo) -> Result<(), MemError> {
+        self.fill(info, true)
+    }
+
+    /// As [`BackwardPlan::fill_liveness`], but only the intermediate (node) gradients: what
+    /// the graph's allocator serves (param gradients are kept by the graph).
+    ///
+    /// # Errors
+    /// As [`BackwardPlan::fill_liveness`].
+    pub fn fill_temp_liveness(&self, info: &mut LivenessInfo) -> Result<(), MemError> {
+        self.fill(info, false)
+    }
+
+    fn fill(&self, info: &mut LivenessInfo, params: bool) -> Result<(), MemError> {
         info.clear();
         for l in &self.lives {
             let kept = l.last_step == u32::MAX;
+            if kept && !params {
+                continue;
+            }
             info.push(poolgrad_memory::GradLife {
                 id: self.grad_id(l.owner),
                 numel: l.numel,
@@ -142,87 +151,185 @@ impl BackwardPlan {
     }
 }
 
-/// Counters of the store, for tests and reports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GradStoreStats {
-    /// Buffers created with a fresh heap allocation.
-    pub allocations: u64,
-    /// Buffers served from the free list.
-    pub reuses: u64,
-    /// Bytes handed out and not yet given back (param gradients stay counted).
-    pub live_bytes: usize,
-    /// Largest `live_bytes` seen.
-    pub peak_live_bytes: usize,
-    /// Bytes held in the free list.
-    pub free_bytes: usize,
+/// Live gradient bytes and reserved bytes at each step of one backward (opt-in, see
+/// [`GradStore::set_trace`]): what the report plots per allocator against the lower bound.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackwardTrace {
+    /// Bytes of live intermediate gradients during each step (after the step's allocations,
+    /// before its release); the maximum equals the allocator's lower bound.
+    pub live_bytes: Vec<usize>,
+    /// Bytes the allocator held from the system at the same points.
+    pub reserved_bytes: Vec<usize>,
 }
 
-/// Hands out gradient buffers and takes them back (see the module docs).
-#[derive(Debug, Default)]
+impl BackwardTrace {
+    fn clear(&mut self) {
+        self.live_bytes.clear();
+        self.reserved_bytes.clear();
+    }
+}
+
+/// One step's lent buffers: the output gradient and up to two input gradients.
+pub type LentSlices<'a> = (&'a mut [f32], [Option<&'a mut [f32]>; 2]);
+
+/// Hands out intermediate gradient buffers during backward through a `GradAllocator`
+/// (see the module docs).
+#[derive(Debug)]
 pub struct GradStore {
-    free: crate::size_map::FreeLists,
-    stats: GradStoreStats,
+    alloc: Box<dyn GradAllocator>,
+    liveness: LivenessInfo,
+    trace: Option<BackwardTrace>,
 }
 
 impl GradStore {
-    /// A store with an empty free list.
-    pub fn new() -> GradStore {
-        GradStore::default()
+    /// A store over `alloc`.
+    pub fn new(alloc: Box<dyn GradAllocator>) -> GradStore {
+        GradStore {
+            alloc,
+            liveness: LivenessInfo::new(),
+            trace: None,
+        }
     }
 
-    /// Called once before a backward walk with its plan. The default store does not plan.
-    pub fn begin(&mut self, plan: &BackwardPlan) {
+    /// The allocator.
+    pub fn allocator(&self) -> &dyn GradAllocator {
+        self.alloc.as_ref()
+    }
+
+    /// Replaces the allocator (none of its buffers may be live: true between backwards);
+    /// returns the previous one.
+    pub fn set_allocator(&mut self, alloc: Box<dyn GradAllocator>) -> Box<dyn GradAllocator> {
+        debug_assert_eq!(self.alloc.storage().live_count(), 0);
+        std::mem::replace(&mut self.alloc, alloc)
+    }
+
+    /// The allocator's statistics.
+    pub fn stats(&self) -> MemStats {
+        self.alloc.stats()
+    }
+
+    /// Restarts the allocator's peaks from the current values.
+    pub fn reset_peaks(&mut self) {
+        self.alloc.reset_peaks();
+    }
+
+    /// Turns the per-step trace on (kept for the last backward) or off.
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = on.then(BackwardTrace::default);
+    }
+
+    /// The trace of the last backward, when on.
+    pub fn trace(&self) -> Option<&BackwardTrace> {
+        self.trace.as_ref()
+    }
+
+    /// The liveness given to the allocator by the last [`GradStore::begin`].
+    pub fn liveness(&self) -> &LivenessInfo {
+        &self.liveness
+    }
+
+    /// Shows the allocator the coming backward: `plan` then `begin_step`.
+    ///
+    /// # Errors
+    /// The allocator's (a plan it refuses).
+    pub fn begin(&mut self, plan: &BackwardPlan) -> Result<(), MemError> {
         debug_assert!(
             plan.lives
                 .windows(2)
                 .all(|w| w[0].first_step <= w[1].first_step)
         );
+        if let Some(t) = &mut self.trace {
+            t.clear();
+        }
+        plan.fill_temp_liveness(&mut self.liveness)?;
+        self.alloc.plan(&self.liveness)?;
+        self.alloc.begin_step()
     }
 
-    /// A buffer of `numel` elements with unspecified contents: backward overwrites it
-    /// entirely on its first write ([`poolgrad_kernels::Accum::Replace`]), so reused
-    /// buffers are not cleared.
-    pub fn take(&mut self, numel: usize) -> Vec<f32> {
-        let bytes = numel * std::mem::size_of::<f32>();
-        let buf = match self.free.pop(numel) {
-            Some(b) => {
-                self.stats.reuses += 1;
-                self.stats.free_bytes -= bytes;
-                b
-            }
-            None => {
-                self.stats.allocations += 1;
-                vec![0.0; numel]
-            }
-        };
+    /// The buffer of gradient `id` (`numel` elements), first written at this step.
+    ///
+    /// # Errors
+    /// The allocator's (e.g. a planner asked for what its plan does not hold).
+    pub fn take(&mut self, id: GradId, numel: usize) -> Result<GradBuf, MemError> {
+        let buf = self.alloc.allocate(id, numel)?;
         // Debug builds poison every buffer so an op that reads before its first write, or
         // does not overwrite everything on `Accum::Replace`, shows up as NaN in tests.
         #[cfg(debug_assertions)]
-        let buf = {
-            let mut buf = buf;
-            buf.fill(f32::NAN);
-            buf
-        };
-        self.stats.live_bytes += bytes;
-        self.stats.peak_live_bytes = self.stats.peak_live_bytes.max(self.stats.live_bytes);
-        buf
+        self.alloc.slice_mut(&buf)?.fill(f32::NAN);
+        Ok(buf)
     }
 
-    /// Returns a buffer obtained from [`GradStore::take`].
-    pub fn give_back(&mut self, buf: Vec<f32>) {
-        let bytes = buf.len() * std::mem::size_of::<f32>();
-        debug_assert!(self.stats.live_bytes >= bytes, "buffer given back twice");
-        self.stats.live_bytes -= bytes;
-        self.stats.free_bytes += bytes;
-        self.free.push(buf);
+    /// The data of a live buffer.
+    ///
+    /// # Errors
+    /// An invalid handle.
+    pub fn slice(&self, buf: &GradBuf) -> Result<&[f32], MemError> {
+        self.alloc.slice(buf)
     }
 
-    /// Called once after a backward walk (also after one that failed).
-    pub fn end(&mut self) {}
+    /// The data of a live buffer, writable.
+    ///
+    /// # Errors
+    /// An invalid handle.
+    pub fn slice_mut(&mut self, buf: &GradBuf) -> Result<&mut [f32], MemError> {
+        self.alloc.slice_mut(buf)
+    }
 
-    /// The counters.
-    pub fn stats(&self) -> GradStoreStats {
-        self.stats
+    /// Lends one step's buffers at once: the output gradient `gout` (read) and up to two
+    /// distinct input gradients (written). Allocates nothing.
+    ///
+    /// # Errors
+    /// An invalid handle, or two handles sharing memory (an allocator bug).
+    pub fn lend(
+        &mut self,
+        gout: &GradBuf,
+        inputs: [Option<&GradBuf>; 2],
+    ) -> Result<LentSlices<'_>, MemError> {
+        let a = self.alloc.as_mut();
+        Ok(match inputs {
+            [None, None] => {
+                let [g] = a.split_mut([gout])?;
+                (g, [None, None])
+            }
+            [Some(x), None] => {
+                let [g, x] = a.split_mut([gout, x])?;
+                (g, [Some(x), None])
+            }
+            [None, Some(y)] => {
+                let [g, y] = a.split_mut([gout, y])?;
+                (g, [None, Some(y)])
+            }
+            [Some(x), Some(y)] => {
+                let [g, x, y] = a.split_mut([gout, x, y])?;
+                (g, [Some(x), Some(y)])
+            }
+        })
+    }
+
+    /// Records the trace point of the step just run (when the trace is on).
+    pub fn record_step(&mut self) {
+        if let Some(t) = &mut self.trace {
+            let s = self.alloc.stats();
+            t.live_bytes.push(s.live_bytes);
+            t.reserved_bytes.push(s.reserved_bytes);
+        }
+    }
+
+    /// Gives back a buffer after its last use.
+    ///
+    /// # Errors
+    /// An invalid handle (released twice, stale or foreign).
+    pub fn give_back(&mut self, buf: GradBuf) -> Result<(), MemError> {
+        self.alloc.release(buf)
+    }
+
+    /// Called once after a backward walk (also after one that failed, once every live
+    /// buffer was given back).
+    ///
+    /// # Errors
+    /// `Leaked` when buffers were never given back (they are reclaimed).
+    pub fn end(&mut self) -> Result<(), MemError> {
+        self.alloc.end_step()
     }
 }
 
@@ -230,34 +337,74 @@ impl GradStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn reuses_buffers() {
-        let mut s = GradStore::new();
-        let mut a = s.take(4);
-        a[0] = 5.0;
-        let p = a.as_ptr();
-        s.give_back(a);
-        let b = s.take(4);
-        assert_eq!(b.as_ptr(), p);
-        assert_eq!(b.len(), 4);
-        assert_eq!(s.stats().allocations, 1);
-        assert_eq!(s.stats().reuses, 1);
-        assert_eq!(s.stats().live_bytes, 16);
-    }
-
-    #[test]
-    fn lower_bound_sweeps_overlaps() {
-        let life = |i, numel, first_step, last_step| GradLife {
+    fn life(i: u32, numel: usize, first_step: u32, last_step: u32) -> GradLife {
+        GradLife {
             owner: GradOwner::Node(i),
             numel,
             first_step,
             last_step,
-        };
+        }
+    }
+
+    #[test]
+    fn lower_bound_sweeps_overlaps() {
         let plan = BackwardPlan {
             order: vec![3, 2, 1],
             lives: vec![life(3, 1, 0, 0), life(2, 10, 0, 1), life(1, 100, 1, 2)],
             tape_len: 4,
         };
         assert_eq!(plan.lower_bound_bytes(), 4 * 110);
+    }
+
+    #[test]
+    fn temp_liveness_leaves_params_out() {
+        let mut lives = vec![life(2, 3, 0, 0), life(1, 5, 0, 1)];
+        lives.push(GradLife {
+            owner: GradOwner::Param(0),
+            numel: 7,
+            first_step: 1,
+            last_step: u32::MAX,
+        });
+        let plan = BackwardPlan {
+            order: vec![2, 1],
+            lives,
+            tape_len: 3,
+        };
+        let mut info = LivenessInfo::new();
+        plan.fill_liveness(&mut info).unwrap();
+        assert_eq!(info.len(), 3);
+        assert!(info.get(GradId(3)).unwrap().kept);
+        plan.fill_temp_liveness(&mut info).unwrap();
+        assert_eq!(info.len(), 2);
+        assert!(info.lives().iter().all(|l| !l.kept));
+        assert_eq!(info.lower_bound_bytes(), 4 * 8);
+    }
+
+    #[test]
+    fn store_lends_disjoint_slices_and_traces() {
+        let mut store = GradStore::new(poolgrad_memory::create("pool").unwrap());
+        store.set_trace(true);
+        let plan = BackwardPlan {
+            order: vec![2, 1],
+            lives: vec![life(2, 1, 0, 0), life(1, 4, 0, 1)],
+            tape_len: 3,
+        };
+        store.begin(&plan).unwrap();
+        let g = store.take(GradId(2), 1).unwrap();
+        let x = store.take(GradId(1), 4).unwrap();
+        store.slice_mut(&g).unwrap()[0] = 2.0;
+        let (gout, [dx, none]) = store.lend(&g, [Some(&x), None]).unwrap();
+        assert!(none.is_none());
+        dx.unwrap().fill(gout[0]);
+        store.record_step();
+        store.give_back(g).unwrap();
+        assert_eq!(store.slice(&x).unwrap(), &[2.0; 4]);
+        store.record_step();
+        store.give_back(x).unwrap();
+        store.end().unwrap();
+        let t = store.trace().unwrap();
+        assert_eq!(t.live_bytes, vec![20, 16]);
+        assert_eq!(store.stats().lower_bound_bytes, 20);
+        assert!(t.reserved_bytes.iter().all(|&r| r >= 20));
     }
 }

@@ -2,10 +2,11 @@
 //! walk, and the buffers that make a steady training loop reuse memory.
 
 use crate::error::{CoreError, Result};
-use crate::grad_store::{BackwardPlan, GradLife, GradOwner, GradStore};
+use crate::grad_store::{BackwardPlan, BackwardTrace, GradLife, GradOwner, GradStore};
 use crate::ops::{self, Op};
 use crate::tensor::{Shape, Tensor};
 use poolgrad_kernels::Accum;
+use poolgrad_memory::{GradAllocator, GradBuf, GradId, MemError, RuntimeMemStats};
 use poolgrad_scheduler::Scheduler;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -92,22 +93,22 @@ impl<'a> Values<'a> {
     }
 }
 
-/// A gradient buffer lent to one op's backward: a node's (freed at its last use) or a
-/// param's (kept).
+/// A gradient buffer lent to one op's backward: a node's (a slice of the allocator's
+/// buffer, released at its last use) or a param's (the graph's tensor, kept).
 #[derive(Debug)]
-enum GradBuf {
-    Node(u32, Vec<f32>),
+enum Lent<'a> {
+    Node(&'a mut [f32]),
     Param(u32, Tensor),
 }
 
 /// The gradient buffers of one node's inputs, prepared by [`Graph::backward`]'s walk (the
 /// only code that maps values to gradient memory) and lent to the op's backward.
 #[derive(Debug, Default)]
-pub(crate) struct Grads {
-    entries: [Option<(Ref, GradBuf, Accum)>; 2],
+pub(crate) struct Grads<'a> {
+    entries: [Option<(Ref, Lent<'a>, Accum)>; 2],
 }
 
-impl Grads {
+impl Grads<'_> {
     /// The gradient buffer of input `r` and how to write it, or `None` when `r` reaches no
     /// param. The first write of a backward gets [`Accum::Replace`] (the buffer holds stale
     /// data and must be overwritten entirely, which saves a memset); later writes get
@@ -117,8 +118,8 @@ impl Grads {
         let (_, buf, accum) = self.entries.iter_mut().flatten().find(|e| e.0 == r)?;
         let first = std::mem::replace(accum, Accum::Add);
         let data = match buf {
-            GradBuf::Node(_, v) => v.as_mut_slice(),
-            GradBuf::Param(_, t) => t.data_mut(),
+            Lent::Node(v) => &mut **v,
+            Lent::Param(_, t) => t.data_mut(),
         };
         Some((data, first))
     }
@@ -128,8 +129,25 @@ impl Grads {
 #[derive(Debug)]
 pub(crate) struct BackCtx<'a> {
     pub(crate) vals: Values<'a>,
-    pub(crate) grads: Grads,
+    pub(crate) grads: Grads<'a>,
     pub(crate) scheduler: &'a Scheduler,
+}
+
+/// The scheduler a graph runs its matmuls through: the process-wide one (shared
+/// calibration), or one of its own (tests, forced kernels).
+#[derive(Debug)]
+enum Sched {
+    Global(&'static Scheduler),
+    Own(Box<Scheduler>),
+}
+
+impl Sched {
+    fn get(&self) -> &Scheduler {
+        match self {
+            Sched::Global(s) => s,
+            Sched::Own(s) => s,
+        }
+    }
 }
 
 /// A dynamic autograd graph: ops append nodes to a tape as they run (forward), and
@@ -146,36 +164,85 @@ pub struct Graph {
     pub(crate) params: Vec<Tensor>,
     param_grads: Vec<Option<Tensor>>,
     param_fresh: Vec<bool>,
-    node_grads: Vec<Option<Vec<f32>>>,
+    /// Live intermediate gradients during backward (handles into the allocator).
+    node_grads: Vec<Option<GradBuf>>,
     /// Scratch of `plan_backward`: each node's and param's entry in the plan.
     life_of: Vec<u32>,
     param_life: Vec<u32>,
     plan: BackwardPlan,
     store: GradStore,
     pub(crate) pool: ValuePool,
-    scheduler: Scheduler,
+    scheduler: Sched,
     detect_anomaly: bool,
+    /// Bytes of values (and saved buffers) on the tape now, and the largest seen.
+    act_bytes: usize,
+    peak_act_bytes: usize,
+    peak_temp_bytes: usize,
+}
+
+/// Maps a memory-crate error to [`CoreError`]: env errors keep their variable, value and
+/// accepted names; the rest is [`CoreError::Memory`] under `op`.
+pub(crate) fn mem_err(op: &'static str) -> impl Fn(MemError) -> CoreError {
+    move |source| match source {
+        MemError::InvalidEnv {
+            var,
+            value,
+            accepted,
+        } => CoreError::InvalidEnv {
+            var,
+            value,
+            accepted,
+        },
+        source => CoreError::Memory { op, source },
+    }
 }
 
 impl Graph {
-    /// A graph configured from the environment: the scheduler (`POOLGRAD_FORCE_KERNEL`) and
-    /// anomaly detection ([`ANOMALY_ENV`], `0` or `1`).
+    /// A graph configured from the environment: the gradient allocator
+    /// (`POOLGRAD_ALLOCATOR`, default `planner`), the process-wide scheduler
+    /// (`poolgrad_scheduler::global()`: `POOLGRAD_FORCE_KERNEL`, `POOLGRAD_AUTOTUNE`, …, read
+    /// once per process, so every graph shares its calibration) and anomaly detection
+    /// ([`ANOMALY_ENV`], `0` or `1`).
     ///
     /// # Errors
-    /// [`CoreError::InvalidEnv`] for a bad [`ANOMALY_ENV`] value, [`CoreError::Kernel`] for
-    /// an unknown forced kernel.
+    /// [`CoreError::InvalidEnv`] for a bad [`ANOMALY_ENV`] or `POOLGRAD_ALLOCATOR` value
+    /// (listing the registered allocators), [`CoreError::Kernel`] for a bad scheduler
+    /// setting such as an unknown forced kernel.
     pub fn new() -> Result<Graph> {
-        let scheduler = Scheduler::from_env().map_err(|source| CoreError::Kernel {
-            op: "Graph::new",
-            source,
-        })?;
-        let mut g = Graph::with_scheduler(scheduler);
-        g.detect_anomaly = anomaly_from_env(std::env::var(ANOMALY_ENV).ok().as_deref())?;
+        let alloc = poolgrad_memory::allocator_from_env().map_err(mem_err("Graph::new"))?;
+        Graph::configured(alloc, "Graph::new")
+    }
+
+    /// As [`Graph::new`], with the allocator registered under `name` (e.g. `"pool"`)
+    /// instead of `POOLGRAD_ALLOCATOR`.
+    ///
+    /// # Errors
+    /// [`CoreError::Memory`] with the memory crate's `UnknownAllocator` (listing the
+    /// registered names); otherwise as [`Graph::new`].
+    pub fn with_allocator(name: &str) -> Result<Graph> {
+        let alloc = poolgrad_memory::create(name).map_err(mem_err("Graph::with_allocator"))?;
+        Graph::configured(alloc, "Graph::with_allocator")
+    }
+
+    fn configured(alloc: Box<dyn GradAllocator>, op: &'static str) -> Result<Graph> {
+        let scheduler =
+            poolgrad_scheduler::global().map_err(|source| CoreError::Kernel { op, source })?;
+        let detect_anomaly = anomaly_from_env(std::env::var(ANOMALY_ENV).ok().as_deref())?;
+        let mut g = Graph::build(Sched::Global(scheduler), alloc);
+        g.detect_anomaly = detect_anomaly;
+        log::debug!("graph #{}: allocator '{}'", g.id, g.allocator_name());
         Ok(g)
     }
 
-    /// A graph using `scheduler` for its matmuls, anomaly detection off; reads no env.
+    /// A graph using its own `scheduler` for its matmuls (e.g. one with a forced kernel),
+    /// the default allocator (`planner`) and anomaly detection off; reads no env.
     pub fn with_scheduler(scheduler: Scheduler) -> Graph {
+        let alloc = poolgrad_memory::create(poolgrad_memory::DEFAULT_ALLOCATOR)
+            .expect("the default allocator is built in");
+        Graph::build(Sched::Own(Box::new(scheduler)), alloc)
+    }
+
+    fn build(scheduler: Sched, alloc: Box<dyn GradAllocator>) -> Graph {
         Graph {
             id: NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed),
             generation: 0,
@@ -188,11 +255,66 @@ impl Graph {
             life_of: Vec::new(),
             param_life: Vec::new(),
             plan: BackwardPlan::default(),
-            store: GradStore::new(),
+            store: GradStore::new(alloc),
             pool: ValuePool::default(),
             scheduler,
             detect_anomaly: false,
+            act_bytes: 0,
+            peak_act_bytes: 0,
+            peak_temp_bytes: 0,
         }
+    }
+
+    /// Replaces the gradient allocator (e.g. one built outside the registry) and returns
+    /// the previous one. Takes effect at the next backward; param gradients are unaffected.
+    pub fn set_allocator(&mut self, alloc: Box<dyn GradAllocator>) -> Box<dyn GradAllocator> {
+        self.store.set_allocator(alloc)
+    }
+
+    /// The registered name of the gradient allocator, e.g. `"planner"`.
+    pub fn allocator_name(&self) -> &'static str {
+        self.store.allocator().name()
+    }
+
+    /// The whole memory picture: the allocator's gradient statistics (intermediate
+    /// gradients), param gradient bytes, activations on the tape (and the recycled ones
+    /// waiting), and TempBytes: the matmul kernels' packing buffers
+    /// (`poolgrad_kernels::scratch_bytes()`, process-wide, every thread).
+    pub fn mem_stats(&self) -> RuntimeMemStats {
+        let temp = temp_bytes();
+        RuntimeMemStats {
+            grad: self.store.stats(),
+            param_grad_bytes: self
+                .param_grads
+                .iter()
+                .flatten()
+                .map(|t| t.numel() * 4)
+                .sum(),
+            activation_bytes: self.act_bytes,
+            peak_activation_bytes: self.peak_act_bytes,
+            cached_activation_bytes: self.pool.free_bytes,
+            temp_bytes: temp,
+            peak_temp_bytes: self.peak_temp_bytes.max(temp),
+        }
+    }
+
+    /// Restarts every peak (gradients, activations, temporaries) from the current values,
+    /// e.g. to measure one step.
+    pub fn reset_mem_peaks(&mut self) {
+        self.store.reset_peaks();
+        self.peak_act_bytes = self.act_bytes;
+        self.peak_temp_bytes = temp_bytes();
+    }
+
+    /// Turns on (or off) recording, for each backward, of the live and reserved gradient
+    /// bytes at every step ([`Graph::backward_trace`]). Off by default.
+    pub fn set_trace_backward(&mut self, on: bool) {
+        self.store.set_trace(on);
+    }
+
+    /// The per-step trace of the last backward, when recording is on.
+    pub fn backward_trace(&self) -> Option<&BackwardTrace> {
+        self.store.trace()
     }
 
     /// Turns the anomaly check on or off: when on, the first op whose output (or, in
@@ -207,10 +329,10 @@ impl Graph {
         self.detect_anomaly
     }
 
-    /// The scheduler running this graph's matmuls. (One line to switch to a process-wide
-    /// scheduler when there is one.)
-    pub(crate) fn scheduler(&self) -> &Scheduler {
-        &self.scheduler
+    /// The scheduler running this graph's matmuls: the process-wide one unless the graph
+    /// was made by [`Graph::with_scheduler`].
+    pub fn scheduler(&self) -> &Scheduler {
+        self.scheduler.get()
     }
 
     /// A value without gradient (inputs, targets). Its buffer is dropped on reset.
@@ -316,11 +438,13 @@ impl Graph {
             }
             node.op.recycle(&mut self.pool);
         }
-        for g in self.node_grads.iter_mut().filter_map(Option::take) {
-            self.store.give_back(g);
-        }
+        debug_assert!(
+            self.node_grads.iter().all(Option::is_none),
+            "backward gives every intermediate gradient back"
+        );
         self.node_grads.clear();
         self.labels.clear();
+        self.act_bytes = 0;
         self.generation = self.generation.wrapping_add(1);
     }
 
@@ -329,12 +453,9 @@ impl Graph {
         self.nodes.len()
     }
 
-    /// Bytes of forward values on the tape now (ActivationBytes).
+    /// Bytes of forward values on the tape now (ActivationBytes), saved buffers included.
     pub fn activation_bytes(&self) -> usize {
-        self.nodes
-            .iter()
-            .map(|n| n.value.numel() * 4 + n.op.saved_bytes())
-            .sum()
+        self.act_bytes
     }
 
     /// Bytes of recycled value buffers waiting for reuse.
@@ -342,7 +463,7 @@ impl Graph {
         self.pool.free_bytes
     }
 
-    /// The gradient store (the allocator seam) and its counters.
+    /// The gradient store (the allocator and its statistics).
     pub fn grad_store(&self) -> &GradStore {
         &self.store
     }
@@ -391,18 +512,18 @@ impl Graph {
     /// Appends an op's output; with anomaly detection on, refuses (and recycles) a
     /// non-finite output so the tape stays as it was.
     pub(crate) fn push(&mut self, op: Op, data: Vec<f32>, shape: Shape) -> Result<Var> {
-        if self.detect_anomaly {
-            if let Some((index, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-                let name = op.name();
-                self.pool.put(data);
-                op.recycle(&mut self.pool);
-                return Err(CoreError::NonFinite {
-                    op: name,
-                    shape: shape.into(),
-                    index,
-                    value,
-                });
-            }
+        if self.detect_anomaly
+            && let Some((index, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite())
+        {
+            let name = op.name();
+            self.pool.put(data);
+            op.recycle(&mut self.pool);
+            return Err(CoreError::NonFinite {
+                op: name,
+                shape: shape.into(),
+                index,
+                value,
+            });
         }
         Ok(self.push_node(op, Tensor::from_parts(data, shape), true))
     }
@@ -410,6 +531,8 @@ impl Graph {
     fn push_node(&mut self, op: Op, value: Tensor, pooled: bool) -> Var {
         let needs_grad = op.inputs().into_iter().flatten().any(|r| self.needs(r));
         let i = self.nodes.len() as u32;
+        self.act_bytes += value.numel() * 4 + op.saved_bytes();
+        self.peak_act_bytes = self.peak_act_bytes.max(self.act_bytes);
         self.nodes.push(Node {
             op,
             value,
@@ -427,14 +550,16 @@ impl Graph {
     ///
     /// Walks the tape once in reverse (no recursion), visiting only nodes that lie between a
     /// param and the loss; each op's backward adds (`+=`) into its inputs' gradients, so a
-    /// value used several times gets every contribution. Intermediate gradients are given
-    /// back to the [`GradStore`] right after use; param gradients are replaced (not
-    /// accumulated across calls) and kept until the next backward.
+    /// value used several times gets every contribution. Intermediate gradients come from
+    /// the graph's allocator ([`Graph::allocator_name`]) and are released right after their
+    /// last use; param gradients are replaced (not accumulated across calls) and kept by the
+    /// graph until the next backward.
     ///
     /// # Errors
     /// [`CoreError::NotScalar`] unless `loss` has one element; Var errors as
-    /// [`Graph::value`]; [`CoreError::NonFinite`] with anomaly detection on; kernel errors.
-    /// After an error, no param has a gradient and the graph stays usable.
+    /// [`Graph::value`]; [`CoreError::NonFinite`] with anomaly detection on; kernel errors;
+    /// [`CoreError::Memory`] when the allocator refuses (a bug in it, not in the caller's
+    /// input). After an error, no param has a gradient and the graph stays usable.
     pub fn backward(&mut self, loss: Var) -> Result<()> {
         let r = self.resolve("backward", loss)?;
         let shape = self.val(r).shape_info();
@@ -447,9 +572,8 @@ impl Graph {
         self.param_fresh.fill(false);
         let root = match r {
             Ref::Param(i) => {
-                let store = &mut self.store;
                 let t = self.param_grads[i as usize]
-                    .get_or_insert_with(|| Tensor::from_parts(store.take(1), shape));
+                    .get_or_insert_with(|| Tensor::from_parts(vec![0.0; 1], shape));
                 t.data_mut()[0] = 1.0;
                 self.param_fresh[i as usize] = true;
                 return Ok(());
@@ -460,16 +584,18 @@ impl Graph {
             return Ok(());
         }
         self.plan_backward(root);
-        self.store.begin(&self.plan);
+        self.store.begin(&self.plan).map_err(mem_err("backward"))?;
         let result = self.walk(root);
         if result.is_err() {
             self.param_fresh.fill(false);
             for g in self.node_grads.iter_mut().filter_map(Option::take) {
-                self.store.give_back(g);
+                let given = self.store.give_back(g);
+                debug_assert!(given.is_ok(), "{given:?}");
             }
         }
-        self.store.end();
-        result
+        let end = self.store.end().map_err(mem_err("backward"));
+        self.peak_temp_bytes = self.peak_temp_bytes.max(temp_bytes());
+        result.and(end)
     }
 
     /// Marks the nodes backward must visit and records every gradient's lifetime.
@@ -531,14 +657,15 @@ impl Graph {
         self.node_grads.resize_with(n, || None);
     }
 
-    /// The backward walk. Gradient memory is touched only here: before each node's backward
-    /// its output gradient is taken and its inputs' gradient buffers are looked up (taken
-    /// from the store on first write); after it, they are put back and the output gradient
-    /// is given back to the store (its last use).
+    /// The backward walk. Gradient memory is touched only here (and in [`GradStore`]):
+    /// before each node's backward its inputs' gradients are allocated on first write, and
+    /// the node's output gradient and its inputs' gradients are lent to the op as slices;
+    /// after it, the output gradient is released (its last use).
     fn walk(&mut self, root: usize) -> Result<()> {
-        let mut seed = self.store.take(1);
-        seed[0] = 1.0;
+        let err = mem_err("backward");
+        let seed = self.store.take(GradId(root), 1).map_err(&err)?;
         self.node_grads[root] = Some(seed);
+        self.store.slice_mut(&seed).map_err(&err)?[0] = 1.0;
         let Graph {
             nodes,
             labels,
@@ -557,17 +684,19 @@ impl Graph {
             params,
             labels,
         };
+        let scheduler = scheduler.get();
         for &i in &plan.order {
             let i = i as usize;
-            let Some(gout) = node_grads[i].take() else {
+            // The handle stays in `node_grads` until released, so an error path gives it back.
+            let Some(gout) = node_grads[i] else {
                 debug_assert!(false, "planned node {i} got no gradient");
                 continue;
             };
             let node = &nodes[i];
             if *detect_anomaly {
-                if let Some((index, &value)) = gout.iter().enumerate().find(|(_, x)| !x.is_finite())
+                let data = store.slice(&gout).map_err(&err)?;
+                if let Some((index, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite())
                 {
-                    store.give_back(gout);
                     return Err(CoreError::NonFinite {
                         op: node.op.backward_name(),
                         shape: node.value.shape_info().into(),
@@ -576,63 +705,85 @@ impl Graph {
                     });
                 }
             }
-            // Lend the inputs' gradient buffers (once each, even if an input repeats).
-            let mut grads = Grads::default();
+            // Which inputs get a gradient (once each, even if an input repeats), and the
+            // intermediate ones' buffers, allocated at their first write.
+            let mut targets: [Option<(Ref, Accum)>; 2] = [None, None];
+            let mut bufs: [Option<GradBuf>; 2] = [None, None];
             for (k, r) in node.op.inputs().into_iter().enumerate() {
                 let Some(r) = r else { continue };
-                if grads.entries.iter().flatten().any(|e| e.0 == r) {
+                if targets.iter().flatten().any(|t| t.0 == r) {
                     continue;
                 }
-                let entry = match r {
+                targets[k] = match r {
                     Ref::Param(p) => {
-                        let p = p as usize;
-                        let shape = params[p].shape_info();
-                        let t = param_grads[p].take().unwrap_or_else(|| {
-                            Tensor::from_parts(store.take(shape.numel()), shape)
-                        });
-                        let accum = if param_fresh[p] {
-                            Accum::Add
-                        } else {
-                            Accum::Replace
-                        };
-                        param_fresh[p] = true;
-                        (r, GradBuf::Param(p as u32, t), accum)
+                        let first = !param_fresh[p as usize];
+                        Some((r, if first { Accum::Replace } else { Accum::Add }))
                     }
                     Ref::Node(j) if nodes[j as usize].needs_grad => {
-                        match node_grads[j as usize].take() {
-                            Some(v) => (r, GradBuf::Node(j, v), Accum::Add),
-                            None => (
-                                r,
-                                GradBuf::Node(j, store.take(nodes[j as usize].value.numel())),
-                                Accum::Replace,
-                            ),
-                        }
+                        let j = j as usize;
+                        let (buf, accum) = match node_grads[j] {
+                            Some(buf) => (buf, Accum::Add),
+                            None => {
+                                let numel = nodes[j].value.numel();
+                                let buf = store.take(GradId(j), numel).map_err(&err)?;
+                                node_grads[j] = Some(buf);
+                                (buf, Accum::Replace)
+                            }
+                        };
+                        bufs[k] = Some(buf);
+                        Some((r, accum))
                     }
-                    Ref::Node(_) => continue,
+                    Ref::Node(_) => None,
                 };
-                grads.entries[k] = Some(entry);
+            }
+            let (gout_data, slices) = store
+                .lend(&gout, [bufs[0].as_ref(), bufs[1].as_ref()])
+                .map_err(&err)?;
+            let mut grads = Grads::default();
+            for ((entry, target), slice) in grads.entries.iter_mut().zip(targets).zip(slices) {
+                let Some((r, accum)) = target else { continue };
+                let lent = match (r, slice) {
+                    (_, Some(slice)) => Lent::Node(slice),
+                    (Ref::Param(p), None) => {
+                        let p = p as usize;
+                        param_fresh[p] = true;
+                        let t = param_grads[p].take().unwrap_or_else(|| {
+                            let shape = params[p].shape_info();
+                            Tensor::from_parts(vec![0.0; shape.numel()], shape)
+                        });
+                        Lent::Param(p as u32, t)
+                    }
+                    (Ref::Node(_), None) => unreachable!("node gradients are lent slices"),
+                };
+                *entry = Some((r, lent, accum));
             }
             let mut ctx = BackCtx {
                 vals,
                 grads,
                 scheduler,
             };
-            let res = ops::backward(&node.op, &node.value, &gout, &mut ctx);
-            for (_, buf, accum) in ctx.grads.entries.into_iter().flatten() {
+            let res = ops::backward(&node.op, &node.value, gout_data, &mut ctx);
+            for (_, lent, accum) in ctx.grads.entries.into_iter().flatten() {
                 debug_assert!(
                     res.is_err() || accum == Accum::Add,
                     "an op left an input gradient unwritten"
                 );
-                match buf {
-                    GradBuf::Node(j, v) => node_grads[j as usize] = Some(v),
-                    GradBuf::Param(p, t) => param_grads[p as usize] = Some(t),
+                if let Lent::Param(p, t) = lent {
+                    param_grads[p as usize] = Some(t);
                 }
             }
-            store.give_back(gout);
+            store.record_step();
+            node_grads[i] = None;
+            store.give_back(gout).map_err(&err)?;
             res?;
         }
         Ok(())
     }
+}
+
+/// TempBytes: bytes reserved by the matmul kernels' packing buffers, process-wide.
+fn temp_bytes() -> usize {
+    poolgrad_kernels::scratch_bytes()
 }
 
 /// Parses [`ANOMALY_ENV`]: unset or empty → off, `0`/`false` → off, `1`/`true` → on.
@@ -643,7 +794,7 @@ pub(crate) fn anomaly_from_env(value: Option<&str>) -> Result<bool> {
         Some(other) => Err(CoreError::InvalidEnv {
             var: ANOMALY_ENV,
             value: other.to_string(),
-            accepted: "0, 1, false, true (or unset)",
+            accepted: "0, 1, false, true (or unset)".to_string(),
         }),
     }
 }

@@ -11,20 +11,26 @@
 //! Matmuls (forward and both backward products, via transposed views) run through the
 //! scheduler's kernel choice.
 //!
-//! # Memory (the seam for gradient allocators)
-//! - Gradients: every gradient buffer used by backward comes from and goes back to one
-//!   [`GradStore`] (`grad_store.rs`). Before a walk, the store receives a
-//!   [`BackwardPlan`]: the visit order and every gradient's [`GradLife`] (first step that
-//!   writes it, last step that reads it). An intermediate gradient is given back right
-//!   after its node's backward consumed it; param gradients are kept by the graph and
-//!   reused by the next backward. Only the store and the backward walk touch gradient
-//!   memory (ops get slices lent to them); the [`grad_store`] module docs say step by step
-//!   how poolgrad-memory's `GradAllocator` plugs in. The plan is what a static planner
-//!   needs, and [`BackwardPlan::lower_bound_bytes`] is the bound it is measured against.
-//!   The first write of a gradient replaces (`Accum::Replace`), so buffers need no memset.
+//! # Memory
+//! - Gradients: every intermediate gradient buffer used by backward comes from and goes
+//!   back to one [`GradStore`] (`grad_store.rs`), which drives a
+//!   `poolgrad_memory::GradAllocator`: chosen by `POOLGRAD_ALLOCATOR` in [`Graph::new`]
+//!   (default `planner`), by name with [`Graph::with_allocator`], or set with
+//!   [`Graph::set_allocator`]. Before a walk the allocator is shown the liveness of the
+//!   [`BackwardPlan`] (visit order, and each gradient's first write and last read); a
+//!   gradient is allocated at its first write and released right after its last read. Ops
+//!   get slices lent to them. Param gradients are kept by the graph, outside the allocator
+//!   (no copy; reused across steps). The first write of a gradient replaces
+//!   (`Accum::Replace`), so results are bit-identical under every allocator.
 //! - Activations: op outputs (and saved softmax probabilities) come from a free list keyed
 //!   by length that [`Graph::reset`] refills, so a steady loop reuses its forward buffers;
-//!   [`Graph::constant_from_slice`] copies inputs into such a buffer.
+//!   [`Graph::constant_from_slice`] copies inputs into such a buffer. Optimizer state is
+//!   allocated once. With `planner`, a steady training step allocates nothing.
+//! - Statistics: [`Graph::mem_stats`] (the allocator's `MemStats`, param gradient bytes,
+//!   ActivationBytes, TempBytes of the kernels' packing buffers) and, opt-in, the live and
+//!   reserved bytes at every backward step ([`Graph::set_trace_backward`]).
+//! - Matmuls run through the process-wide scheduler (`poolgrad_scheduler::global()`), so
+//!   calibration is shared by every graph; [`Graph::with_scheduler`] gives a graph its own.
 //!
 //! # Errors
 //! Everything a user can get wrong returns [`CoreError`], naming the op, the shapes or
@@ -62,7 +68,7 @@ mod size_map;
 mod tensor;
 
 pub use error::{CoreError, Result};
-pub use grad_store::{BackwardPlan, GradLife, GradOwner, GradStore, GradStoreStats};
+pub use grad_store::{BackwardPlan, BackwardTrace, GradLife, GradOwner, GradStore};
 pub use gradcheck::{GradcheckOptions, GradcheckReport, gradcheck};
 pub use graph::{ANOMALY_ENV, Graph, Var};
 pub use rng::Rng;

@@ -1,7 +1,8 @@
 //! `Graph::new` reads the environment: `POOLGRAD_DETECT_ANOMALY` (`1` turns the check on,
-//! an invalid value is an error listing the accepted ones) and `POOLGRAD_FORCE_KERNEL` (an
-//! unknown kernel is an error listing the registered ones). Own test binary: one test sets
-//! variables, the other does not touch the environment.
+//! an invalid value is an error listing the accepted ones) and `POOLGRAD_ALLOCATOR` (an
+//! unknown allocator is an error listing the registered ones). Own test binary: one test
+//! sets variables, the other does not touch the environment. (`POOLGRAD_FORCE_KERNEL` is
+//! read once per process by the global scheduler: see `scheduler_env.rs`.)
 
 use poolgrad_core::{CoreError, Graph, Tensor};
 
@@ -34,22 +35,40 @@ fn env_var_turns_the_check_on_and_rejects_bad_values() {
     unsafe { std::env::remove_var("POOLGRAD_DETECT_ANOMALY") };
     assert!(!Graph::new().unwrap().detect_anomaly());
 
+    // POOLGRAD_ALLOCATOR is read by every Graph::new.
+    assert_eq!(Graph::new().unwrap().allocator_name(), "planner");
+    for name in ["system", "pool", "planner"] {
+        // SAFETY: as above.
+        unsafe { std::env::set_var("POOLGRAD_ALLOCATOR", name) };
+        assert_eq!(Graph::new().unwrap().allocator_name(), name);
+    }
     // SAFETY: as above.
-    unsafe { std::env::set_var("POOLGRAD_FORCE_KERNEL", "no-such-kernel") };
-    let msg = Graph::new().unwrap_err().to_string();
+    unsafe { std::env::set_var("POOLGRAD_ALLOCATOR", "arena") };
+    let e = Graph::new().unwrap_err();
     assert!(
-        msg.contains("Graph::new") && msg.contains("no-such-kernel") && msg.contains("naive"),
+        matches!(
+            e,
+            CoreError::InvalidEnv {
+                var: "POOLGRAD_ALLOCATOR",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("POOLGRAD_ALLOCATOR")
+            && msg.contains("arena")
+            && msg.contains("system|pool|planner"),
         "{msg}"
     );
+    // with_allocator ignores the variable.
+    assert_eq!(
+        Graph::with_allocator("pool").unwrap().allocator_name(),
+        "pool"
+    );
     // SAFETY: as above.
-    unsafe { std::env::set_var("POOLGRAD_FORCE_KERNEL", "naive") };
-    let mut g = Graph::new().unwrap();
-    let a = g.param(Tensor::ones(&[2, 3]).unwrap());
-    let b = g.constant(Tensor::ones(&[3, 2]).unwrap());
-    let c = g.matmul(a, b).unwrap();
-    assert_eq!(g.value(c).unwrap().data(), &[3.0; 4]);
-    // SAFETY: as above.
-    unsafe { std::env::remove_var("POOLGRAD_FORCE_KERNEL") };
+    unsafe { std::env::remove_var("POOLGRAD_ALLOCATOR") };
 }
 
 /// Graphs and tensors can move to another thread (e.g. a data-loader or a server worker).

@@ -111,8 +111,8 @@ fn ten_thousand_steps_do_not_grow() {
         assert_eq!(g.pooled_value_bytes(), pooled, "value free list stable");
         let s = g.grad_store().stats();
         assert_eq!(
-            (s.live_bytes, s.free_bytes),
-            (store.live_bytes, store.free_bytes)
+            (s.live_bytes, s.reserved_bytes),
+            (store.live_bytes, store.reserved_bytes)
         );
         last_loss = l;
     }

@@ -23,6 +23,11 @@
 //!    `dA`, `dB`); after the step, `release` every gradient whose `last_use` it was.
 //! 4. After backward, read (or copy out) the kept gradients, `release` them, `end_step()?`.
 //!
+//! poolgrad-core drives it this way for intermediate gradients and keeps param gradients
+//! outside the allocator (persistent tensors, reported as
+//! [`RuntimeMemStats::param_grad_bytes`]), so an allocator's [`MemStats`] there describe the
+//! intermediate gradients.
+//!
 //! ```
 //! use poolgrad_memory::{create, GradAllocator, GradId, GradLife, LivenessInfo};
 //! # fn main() -> Result<(), poolgrad_memory::MemError> {

@@ -67,15 +67,21 @@ impl MemStats {
 }
 
 /// The whole runtime's memory picture: gradients (from the allocator) plus the counters the
-/// autograd engine fills for forward values and instrumented temporaries.
+/// autograd engine fills for forward values, param gradients and instrumented temporaries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RuntimeMemStats {
-    /// The gradient allocator's statistics.
+    /// The gradient allocator's statistics (in poolgrad-core: the intermediate gradients of
+    /// backward, released at their last use).
     pub grad: MemStats,
+    /// Bytes of param (leaf) gradients, held outside the allocator by their owner across
+    /// steps (the same under every allocator).
+    pub param_grad_bytes: usize,
     /// Bytes of forward values (activations) currently held by the tape.
     pub activation_bytes: usize,
     /// Largest `activation_bytes` seen.
     pub peak_activation_bytes: usize,
+    /// Bytes of recycled forward buffers waiting for reuse (reserved, not live).
+    pub cached_activation_bytes: usize,
     /// Bytes of instrumented temporaries (e.g. packing buffers) currently held.
     pub temp_bytes: usize,
     /// Largest `temp_bytes` seen.
