@@ -7,6 +7,7 @@ mod autotune;
 mod host;
 mod kernels;
 mod measure;
+mod memory;
 #[allow(dead_code)] // wired into the report by issue 6
 mod plot;
 mod report;
@@ -27,6 +28,9 @@ enum Command {
     Autotune(autotune::AutotuneArgs),
     /// List registered kernels: availability on this CPU, ISA, cost hint, description.
     Kernels(kernels::KernelsArgs),
+    /// Gradient memory: the training loop under each allocator, the step breakdown, and a
+    /// kernel × allocator table.
+    Memory(memory::MemoryArgs),
 }
 
 /// Parses arguments, runs the subcommand and turns errors into a message and exit code 1.
@@ -37,6 +41,7 @@ pub fn main() -> ExitCode {
         Some(Command::Report(args)) => report::run(&args),
         Some(Command::Autotune(args)) => autotune::run(&args),
         Some(Command::Kernels(args)) => kernels::run(&args),
+        Some(Command::Memory(args)) => memory::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
