@@ -1,0 +1,137 @@
+//! `cargo bench --bench alloc`: one training step (forward + backward + SGD, then `reset`)
+//! of MLP-S (784→256→10, ReLU, batch 64) and MLP-M (784→1024→1024→10, ReLU, batch 256) with
+//! softmax cross-entropy, under each built-in gradient allocator (`system`, `pool`,
+//! `planner`).
+//!
+//! Before criterion's timings, a summary per model and allocator goes to stderr: peak
+//! reserved / lower bound of the intermediate gradients, and allocator calls into the
+//! system allocator and reuses per steady step, against the targets (planner ≤ 1.05 × the
+//! bound with 0 allocations per steady step, pool ≤ 1.3 ×). Compare the times with
+//! `system` (target: no allocator slower).
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use poolgrad::memory::BUILTIN_ORDER;
+use poolgrad::prelude::*;
+use std::hint::black_box;
+use std::time::Duration;
+
+/// The models: name, layer sizes, batch.
+const MODELS: [(&str, &[usize], usize); 2] = [
+    ("mlp_s", &[784, 256, 10], 64),
+    ("mlp_m", &[784, 1024, 1024, 10], 256),
+];
+
+/// One model, its fixed batch and an optimizer, on a graph with one allocator.
+struct Setup {
+    g: Graph,
+    mlp: Mlp,
+    x: Vec<f32>,
+    labels: Vec<usize>,
+    batch: usize,
+    opt: Sgd,
+}
+
+impl Setup {
+    fn new(sizes: &[usize], batch: usize, allocator: &str) -> Setup {
+        let mut g = Graph::with_allocator(allocator).expect("a built-in allocator");
+        let mlp = Mlp::new(&mut g, sizes, Activation::Relu, 42).expect("sizes are valid");
+        let x = Tensor::randn(&[batch, sizes[0]], 7)
+            .expect("shape")
+            .into_vec();
+        let classes = *sizes.last().expect("sizes");
+        let labels = (0..batch).map(|i| (i * 7 + 3) % classes).collect();
+        Setup {
+            g,
+            mlp,
+            x,
+            labels,
+            batch,
+            opt: Sgd::new(0.01),
+        }
+    }
+
+    fn step(&mut self) -> f32 {
+        let g = &mut self.g;
+        let inputs = self.mlp.layers[0].in_features;
+        let x = g
+            .constant_from_slice(&self.x, &[self.batch, inputs])
+            .expect("shape");
+        let logits = self.mlp.forward(g, x).expect("forward");
+        let loss = g.softmax_cross_entropy(logits, &self.labels).expect("loss");
+        let value = g.value(loss).expect("loss").data()[0];
+        g.backward(loss).expect("backward");
+        self.opt.step(g).expect("sgd");
+        g.reset();
+        value
+    }
+}
+
+/// Steps of the summary: the first two warm the buffers, the rest are averaged.
+const SUMMARY_STEPS: u64 = 6;
+
+/// Prints the memory summary of every model and allocator to stderr.
+fn summary() {
+    eprintln!(
+        "alloc bench summary (intermediate gradients; {} steady steps after 2 warm-up):",
+        SUMMARY_STEPS - 2
+    );
+    eprintln!(
+        "  {:<6} {:<8} {:>13} {:>12} {:>9} {:>11} {:>11}  target",
+        "model", "alloc", "peak reserved", "lower bound", "ratio", "allocs/step", "reuses/step"
+    );
+    for (name, sizes, batch) in MODELS {
+        for allocator in BUILTIN_ORDER {
+            let mut s = Setup::new(sizes, batch, allocator);
+            s.step();
+            s.step();
+            let before = s.g.mem_stats().grad;
+            for _ in 2..SUMMARY_STEPS {
+                s.step();
+            }
+            let after = s.g.mem_stats().grad;
+            let steady = (SUMMARY_STEPS - 2) as f64;
+            let allocs = (after.allocations - before.allocations) as f64 / steady;
+            let reuses = (after.reuses - before.reuses) as f64 / steady;
+            let ratio = after.reserved_over_lower_bound().unwrap_or(f64::NAN);
+            let target = match allocator {
+                "planner" if ratio <= 1.05 && allocs == 0.0 => "ok (<= 1.05, 0 allocs)",
+                "planner" => "MISSED (<= 1.05, 0 allocs)",
+                "pool" if ratio <= 1.3 => "ok (<= 1.3)",
+                "pool" => "MISSED (<= 1.3)",
+                _ => "baseline",
+            };
+            eprintln!(
+                "  {:<6} {:<8} {:>13} {:>12} {:>9.3} {:>11.1} {:>11.1}  {target}",
+                name,
+                allocator,
+                after.peak_reserved_bytes,
+                after.lower_bound_bytes,
+                ratio,
+                allocs,
+                reuses
+            );
+        }
+    }
+}
+
+fn alloc_step(c: &mut Criterion) {
+    poolgrad::link_plugins();
+    summary();
+    for (name, sizes, batch) in MODELS {
+        let mut group = c.benchmark_group(format!("alloc_step/{name}"));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_secs(1));
+        group.measurement_time(Duration::from_secs(3));
+        for allocator in BUILTIN_ORDER {
+            let mut s = Setup::new(sizes, batch, allocator);
+            group.bench_function(BenchmarkId::new(allocator, batch), |b| {
+                s.step(); // warm the buffers (inside, so a filtered-out run skips it)
+                b.iter(|| black_box(s.step()))
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, alloc_step);
+criterion_main!(benches);
