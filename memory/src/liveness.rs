@@ -104,6 +104,7 @@ impl LivenessInfo {
     }
 
     /// Forgets every record, keeping the capacity.
+    #[inline]
     pub fn clear(&mut self) {
         self.lives.clear();
     }
@@ -112,6 +113,7 @@ impl LivenessInfo {
     ///
     /// # Errors
     /// [`MemError::InvalidLiveness`] when a temporary's `last_use < first_def`.
+    #[inline]
     pub fn push(&mut self, life: GradLife) -> Result<()> {
         if !life.kept && life.last_use < life.first_def {
             return Err(MemError::InvalidLiveness {
@@ -250,6 +252,7 @@ impl LivenessBuilder {
     }
 
     /// Forgets everything, keeping capacity.
+    #[inline]
     pub fn clear(&mut self) {
         for l in &self.info.lives {
             self.index[l.id.0] = usize::MAX;

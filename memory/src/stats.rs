@@ -39,18 +39,21 @@ impl MemStats {
     }
 
     /// Records `bytes` more live, updating the peak.
+    #[inline]
     pub fn add_live(&mut self, bytes: usize) {
         self.live_bytes += bytes;
         self.peak_live_bytes = self.peak_live_bytes.max(self.live_bytes);
     }
 
     /// Records `bytes` fewer live.
+    #[inline]
     pub fn sub_live(&mut self, bytes: usize) {
         debug_assert!(self.live_bytes >= bytes, "live bytes underflow");
         self.live_bytes -= bytes;
     }
 
     /// Records one system allocation of `bytes` (a zero-byte one is no call and not counted).
+    #[inline]
     pub fn add_reserved(&mut self, bytes: usize) {
         if bytes > 0 {
             self.allocations += 1;
@@ -60,6 +63,7 @@ impl MemStats {
     }
 
     /// Records `bytes` given back to the system allocator.
+    #[inline]
     pub fn sub_reserved(&mut self, bytes: usize) {
         debug_assert!(self.reserved_bytes >= bytes, "reserved bytes underflow");
         self.reserved_bytes -= bytes;

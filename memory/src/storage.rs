@@ -29,31 +29,37 @@ pub struct GradBuf {
 
 impl GradBuf {
     /// The gradient this buffer belongs to.
+    #[inline]
     pub fn id(&self) -> GradId {
         self.id
     }
 
     /// Number of f32 elements.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// True for a zero-element buffer.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Index of the block (system allocation) holding it.
+    #[inline]
     pub fn block(&self) -> usize {
         self.block as usize
     }
 
     /// Element offset inside its block.
+    #[inline]
     pub fn offset(&self) -> usize {
         self.offset
     }
 
     /// The element range `[offset, offset + len)` inside its block.
+    #[inline]
     pub fn range(&self) -> std::ops::Range<usize> {
         self.offset..self.offset + self.len
     }
@@ -102,23 +108,25 @@ impl GradStorage {
     ///
     /// # Errors
     /// [`MemError::ForeignHandle`], [`MemError::StaleHandle`] or [`MemError::NotLive`].
+    #[inline]
     pub fn check(&self, buf: &GradBuf) -> Result<()> {
-        if buf.tag != self.tag {
-            return Err(MemError::ForeignHandle {
-                allocator: self.owner.to_string(),
-                id: buf.id,
-            });
-        }
         match self.live.get(buf.id.0) {
             Some(Some(l)) if l == buf => Ok(()),
-            Some(Some(_)) => Err(MemError::StaleHandle {
-                allocator: self.owner.to_string(),
-                id: buf.id,
-            }),
-            _ => Err(MemError::NotLive {
-                allocator: self.owner.to_string(),
-                id: buf.id,
-            }),
+            _ => Err(self.invalid(buf)),
+        }
+    }
+
+    /// Why `buf` failed [`GradStorage::check`] (kept out of the hot path).
+    #[cold]
+    #[inline(never)]
+    fn invalid(&self, buf: &GradBuf) -> MemError {
+        let (allocator, id) = (self.owner.to_string(), buf.id);
+        if buf.tag != self.tag {
+            return MemError::ForeignHandle { allocator, id };
+        }
+        match self.live.get(buf.id.0) {
+            Some(Some(_)) => MemError::StaleHandle { allocator, id },
+            _ => MemError::NotLive { allocator, id },
         }
     }
 
@@ -126,6 +134,7 @@ impl GradStorage {
     ///
     /// # Errors
     /// As [`GradStorage::check`].
+    #[inline]
     pub fn slice(&self, buf: &GradBuf) -> Result<&[f32]> {
         self.check(buf)?;
         Ok(&self.blocks[buf.block()][buf.range()])
@@ -135,6 +144,7 @@ impl GradStorage {
     ///
     /// # Errors
     /// As [`GradStorage::check`].
+    #[inline]
     pub fn slice_mut(&mut self, buf: &GradBuf) -> Result<&mut [f32]> {
         self.check(buf)?;
         Ok(&mut self.blocks[buf.block()][buf.range()])
@@ -151,8 +161,16 @@ impl GradStorage {
         for b in bufs {
             self.check(b)?;
         }
+        // Insertion sort by address: N is 2 or 3 in a backward step.
         let mut order: [usize; N] = std::array::from_fn(|i| i);
-        order.sort_unstable_by_key(|&i| (bufs[i].block, bufs[i].offset));
+        let key = |i: usize| (bufs[i].block, bufs[i].offset);
+        for i in 1..N {
+            let mut j = i;
+            while j > 0 && key(order[j - 1]) > key(order[j]) {
+                order.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         // Disjointness of the non-empty buffers, by a sweep over each block.
         let mut reach: Option<(u32, usize, GradId)> = None; // (block, furthest end, its owner)
         for &i in &order {
@@ -215,16 +233,19 @@ impl GradStorage {
     }
 
     /// Statistics kept by this storage (live bytes here; policies add the rest).
+    #[inline]
     pub fn stats(&self) -> MemStats {
         self.stats
     }
 
     /// Statistics, for a policy to record system allocations, reuses and its lower bound.
+    #[inline]
     pub fn stats_mut(&mut self) -> &mut MemStats {
         &mut self.stats
     }
 
     /// Number of live buffers.
+    #[inline]
     pub fn live_count(&self) -> usize {
         self.live_count
     }
@@ -235,6 +256,7 @@ impl GradStorage {
     }
 
     /// Whether `id` holds a live buffer.
+    #[inline]
     pub fn is_live(&self, id: GradId) -> bool {
         matches!(self.live.get(id.0), Some(Some(_)))
     }
