@@ -305,3 +305,30 @@ fn a_user_registered_allocator_is_selected_by_name() {
     );
     assert_eq!((s.reserved_bytes, s.live_bytes, s.steps), (0, 0, 1));
 }
+
+#[test]
+fn a_failed_backward_gives_every_buffer_back() {
+    for name in BUILTIN_ORDER {
+        let mut g = graph(name);
+        let z = g.param(Tensor::from_vec(vec![0.0, 1.0], &[2]).unwrap());
+        let lz = g.log(z).unwrap(); // -inf at 0: the gradient flowing back is not finite
+        let s = g.mul(lz, lz).unwrap();
+        let t = g.tanh(s).unwrap();
+        let l = g.sum(t).unwrap();
+        g.set_detect_anomaly(true);
+        let e = g.backward(l).unwrap_err();
+        assert!(matches!(e, CoreError::NonFinite { .. }), "{name}: {e:?}");
+        let s = g.mem_stats().grad;
+        assert_eq!((s.live_bytes, s.steps), (0, 1), "{name}: nothing leaked");
+        assert!(s.peak_live_bytes > 0);
+        // The graph and its allocator stay usable.
+        g.set_detect_anomaly(false);
+        g.reset();
+        let w = g.param(Tensor::ones(&[3]).unwrap());
+        let y = g.mul(w, w).unwrap();
+        let l = g.sum(y).unwrap();
+        g.backward(l).unwrap();
+        assert_eq!(g.grad(w).unwrap().data(), &[2.0; 3]);
+        assert_eq!(g.mem_stats().grad.live_bytes, 0);
+    }
+}
