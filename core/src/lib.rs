@@ -56,6 +56,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod backward;
 mod error;
 pub mod grad_store;
 pub mod gradcheck;
