@@ -180,7 +180,7 @@ impl Graph {
         self.node_grads.resize_with(n, || None);
     }
 
-    /// The backward walk. Gradient memory is touched only here (and in [`GradStore`]):
+    /// The backward walk. Gradient memory is touched only here (and in [`crate::GradStore`]):
     /// before each node's backward its inputs' gradients are allocated on first write, and
     /// the node's output gradient and its inputs' gradients are lent to the op as slices;
     /// after it, the output gradient is released (its last use).
