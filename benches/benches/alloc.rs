@@ -13,7 +13,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use poolgrad::memory::BUILTIN_ORDER;
 use poolgrad::prelude::*;
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The models: name, layer sizes, batch.
 const MODELS: [(&str, &[usize], usize); 2] = [
@@ -66,34 +66,58 @@ impl Setup {
     }
 }
 
-/// Steps of the summary: the first two warm the buffers, the rest are averaged.
-const SUMMARY_STEPS: u64 = 6;
+/// Steady rounds of the summary per model (after 2 warm-up steps); allocators take turns
+/// each round, so a busy machine slows them alike.
+const SUMMARY_ROUNDS: [usize; 2] = [60, 12];
 
-/// Prints the memory summary of every model and allocator to stderr.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Prints the memory summary of every model and allocator to stderr, with interleaved
+/// step medians (criterion runs the allocators one after the other).
 fn summary() {
+    eprintln!("alloc bench summary (intermediate gradients; steady steps after 2 warm-up):");
     eprintln!(
-        "alloc bench summary (intermediate gradients; {} steady steps after 2 warm-up):",
-        SUMMARY_STEPS - 2
+        "  {:<6} {:<8} {:>13} {:>12} {:>7} {:>11} {:>11} {:>9} {:>9}  target",
+        "model",
+        "alloc",
+        "peak reserved",
+        "lower bound",
+        "ratio",
+        "allocs/step",
+        "reuses/step",
+        "median ms",
+        "vs system"
     );
-    eprintln!(
-        "  {:<6} {:<8} {:>13} {:>12} {:>9} {:>11} {:>11}  target",
-        "model", "alloc", "peak reserved", "lower bound", "ratio", "allocs/step", "reuses/step"
-    );
-    for (name, sizes, batch) in MODELS {
-        for allocator in BUILTIN_ORDER {
-            let mut s = Setup::new(sizes, batch, allocator);
+    for ((name, sizes, batch), rounds) in MODELS.into_iter().zip(SUMMARY_ROUNDS) {
+        let mut setups: Vec<Setup> = BUILTIN_ORDER
+            .iter()
+            .map(|a| Setup::new(sizes, batch, a))
+            .collect();
+        let mut before = Vec::new();
+        for s in &mut setups {
             s.step();
             s.step();
-            let before = s.g.mem_stats().grad;
-            for _ in 2..SUMMARY_STEPS {
-                s.step();
+            before.push(s.g.mem_stats().grad);
+        }
+        let mut times = vec![Vec::new(); setups.len()];
+        for _ in 0..rounds {
+            for (s, t) in setups.iter_mut().zip(&mut times) {
+                let start = Instant::now();
+                black_box(s.step());
+                t.push(start.elapsed().as_secs_f64() * 1e3);
             }
-            let after = s.g.mem_stats().grad;
-            let steady = (SUMMARY_STEPS - 2) as f64;
-            let allocs = (after.allocations - before.allocations) as f64 / steady;
-            let reuses = (after.reuses - before.reuses) as f64 / steady;
+        }
+        let medians: Vec<f64> = times.into_iter().map(median).collect();
+        for (i, allocator) in BUILTIN_ORDER.iter().enumerate() {
+            let after = setups[i].g.mem_stats().grad;
+            let steady = rounds as f64;
+            let allocs = (after.allocations - before[i].allocations) as f64 / steady;
+            let reuses = (after.reuses - before[i].reuses) as f64 / steady;
             let ratio = after.reserved_over_lower_bound().unwrap_or(f64::NAN);
-            let target = match allocator {
+            let target = match *allocator {
                 "planner" if ratio <= 1.05 && allocs == 0.0 => "ok (<= 1.05, 0 allocs)",
                 "planner" => "MISSED (<= 1.05, 0 allocs)",
                 "pool" if ratio <= 1.3 => "ok (<= 1.3)",
@@ -101,14 +125,16 @@ fn summary() {
                 _ => "baseline",
             };
             eprintln!(
-                "  {:<6} {:<8} {:>13} {:>12} {:>9.3} {:>11.1} {:>11.1}  {target}",
+                "  {:<6} {:<8} {:>13} {:>12} {:>7.3} {:>11.1} {:>11.1} {:>9.3} {:>9.3}  {target}",
                 name,
                 allocator,
                 after.peak_reserved_bytes,
                 after.lower_bound_bytes,
                 ratio,
                 allocs,
-                reuses
+                reuses,
+                medians[i],
+                medians[i] / medians[0]
             );
         }
     }
