@@ -9,7 +9,8 @@
 //!    gradients' lifetimes into a reused `LivenessInfo` (`first_def = first_step`,
 //!    `last_use = last_step`, ids from [`BackwardPlan::grad_id`]), then `alloc.plan(&info)`
 //!    and `alloc.begin_step()`. A planner re-plans only when the liveness changed.
-//! 2. In `Graph::walk`, at each step: [`GradStore::take`] (`alloc.allocate`) for each input
+//! 2. In `Graph::walk`, at each step: [`GradStore::take`] (`alloc.allocate_for_overwrite`:
+//!    no memset, since the first write replaces) for each input
 //!    gradient first written at this step; [`GradStore::lend`] (`split_mut`) lends the
 //!    output gradient and the inputs' gradient slices to the op at once (ops see only
 //!    slices); after the op, [`GradStore::give_back`] (`alloc.release`) the node's own
@@ -251,7 +252,8 @@ impl GradStore {
     /// # Errors
     /// The allocator's (e.g. a planner asked for what its plan does not hold).
     pub fn take(&mut self, id: GradId, numel: usize) -> Result<GradBuf, MemError> {
-        let buf = self.alloc.allocate(id, numel)?;
+        // Backward overwrites every buffer before reading it, so no memset is needed.
+        let buf = self.alloc.allocate_for_overwrite(id, numel)?;
         // Debug builds poison every buffer so an op that reads before its first write, or
         // does not overwrite everything on `Accum::Replace`, shows up as NaN in tests.
         #[cfg(debug_assertions)]

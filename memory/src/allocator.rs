@@ -50,6 +50,17 @@ pub trait GradAllocator: Send + fmt::Debug {
     /// [`MemError::LifetimeViolation`].
     fn allocate(&mut self, id: GradId, numel: usize) -> Result<GradBuf>;
 
+    /// As [`GradAllocator::allocate`], but the contents are unspecified (stale values of
+    /// earlier gradients, never uninitialised memory): for a caller that overwrites the
+    /// whole buffer before reading it, as poolgrad-core's backward does, this saves a
+    /// memset. Statistics are the same. The default zeroes anyway.
+    ///
+    /// # Errors
+    /// As [`GradAllocator::allocate`].
+    fn allocate_for_overwrite(&mut self, id: GradId, numel: usize) -> Result<GradBuf> {
+        self.allocate(id, numel)
+    }
+
     /// Gives a buffer back; its handle is dead afterwards.
     ///
     /// # Errors

@@ -299,6 +299,25 @@ impl GradAllocator for PlannerAllocator {
     }
 
     fn allocate(&mut self, id: GradId, numel: usize) -> Result<GradBuf> {
+        self.serve(id, numel, true)
+    }
+
+    fn allocate_for_overwrite(&mut self, id: GradId, numel: usize) -> Result<GradBuf> {
+        self.serve(id, numel, false)
+    }
+
+    fn release(&mut self, buf: GradBuf) -> Result<()> {
+        self.storage.unbind(&buf)?;
+        if let Some(pos) = self.live_regions.iter().position(|r| r.0 == buf.id()) {
+            self.live_regions.swap_remove(pos);
+        }
+        Ok(())
+    }
+}
+
+impl PlannerAllocator {
+    /// The planned region of gradient `id`, zeroed when `zero`.
+    fn serve(&mut self, id: GradId, numel: usize, zero: bool) -> Result<GradBuf> {
         let Some(arena) = self.arena.filter(|_| self.plan.is_some()) else {
             return Err(MemError::NoPlan { id, numel });
         };
@@ -335,19 +354,11 @@ impl GradAllocator for PlannerAllocator {
                 return Err(MemError::LifetimeViolation { id, live: other });
             }
         }
-        let buf = self.storage.bind(id, arena, offset, numel, numel, true)?;
+        let buf = self.storage.bind(id, arena, offset, numel, numel, zero)?;
         self.storage.stats_mut().reuses += 1;
         if numel > 0 {
             self.live_regions.push((id, offset, numel));
         }
         Ok(buf)
-    }
-
-    fn release(&mut self, buf: GradBuf) -> Result<()> {
-        self.storage.unbind(&buf)?;
-        if let Some(pos) = self.live_regions.iter().position(|r| r.0 == buf.id()) {
-            self.live_regions.swap_remove(pos);
-        }
-        Ok(())
     }
 }

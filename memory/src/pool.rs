@@ -51,6 +51,32 @@ impl PoolAllocator {
         self.free.iter().flatten().map(|b| b.len() * F32).sum()
     }
 
+    /// A buffer from the class's free list, or a fresh block; a reused one is zeroed when
+    /// `zero` (a fresh one always is).
+    fn serve(&mut self, id: GradId, numel: usize, zero: bool) -> Result<GradBuf> {
+        if self.storage.is_live(id) {
+            return Err(MemError::AlreadyLive {
+                allocator: "pool".to_string(),
+                id,
+            });
+        }
+        let (class, len) = size_class(numel);
+        let cached = self.free.get_mut(class).and_then(Vec::pop);
+        let (data, zero) = match cached {
+            Some(data) => {
+                self.storage.stats_mut().reuses += 1;
+                (data, zero)
+            }
+            None => {
+                self.storage.stats_mut().add_reserved(len * F32);
+                (vec![0.0; len], false)
+            }
+        };
+        debug_assert_eq!(data.len(), len);
+        let block = self.storage.insert_block(data);
+        self.storage.bind(id, block, 0, numel, len, zero)
+    }
+
     /// Returns every cached block to the system allocator.
     pub fn trim(&mut self) {
         let freed = self.cached_bytes();
@@ -84,27 +110,11 @@ impl GradAllocator for PoolAllocator {
     }
 
     fn allocate(&mut self, id: GradId, numel: usize) -> Result<GradBuf> {
-        if self.storage.is_live(id) {
-            return Err(MemError::AlreadyLive {
-                allocator: "pool".to_string(),
-                id,
-            });
-        }
-        let (class, len) = size_class(numel);
-        let cached = self.free.get_mut(class).and_then(Vec::pop);
-        let (data, zero) = match cached {
-            Some(data) => {
-                self.storage.stats_mut().reuses += 1;
-                (data, true)
-            }
-            None => {
-                self.storage.stats_mut().add_reserved(len * F32);
-                (vec![0.0; len], false)
-            }
-        };
-        debug_assert_eq!(data.len(), len);
-        let block = self.storage.insert_block(data);
-        self.storage.bind(id, block, 0, numel, len, zero)
+        self.serve(id, numel, true)
+    }
+
+    fn allocate_for_overwrite(&mut self, id: GradId, numel: usize) -> Result<GradBuf> {
+        self.serve(id, numel, false)
     }
 
     fn release(&mut self, buf: GradBuf) -> Result<()> {

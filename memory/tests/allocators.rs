@@ -136,6 +136,40 @@ fn reused_buffers_come_back_zeroed() {
     }
 }
 
+#[test]
+fn allocate_for_overwrite_skips_the_memset_but_counts_the_same() {
+    for mut a in all() {
+        let info = LivenessInfo::from_lives([GradLife::temp(0, 100, 0, 0)]).unwrap();
+        for step in 0..3 {
+            a.plan(&info).unwrap();
+            let b = a.allocate_for_overwrite(GradId(0), 100).unwrap();
+            let data = a.slice(&b).unwrap();
+            assert_eq!(data.len(), 100);
+            // pool and planner hand the released buffer back as it was; system's is new.
+            if step > 0 && a.name() != "system" {
+                assert!(data.iter().all(|&v| v == 7.0), "{}", a.name());
+            }
+            a.slice_mut(&b).unwrap().fill(7.0);
+            a.release(b).unwrap();
+            a.end_step().unwrap();
+        }
+        let s = a.stats();
+        assert_eq!((s.requested_bytes, s.live_bytes, s.steps), (1200, 0, 3));
+        let fresh = if a.name() == "system" { 3 } else { 1 };
+        assert_eq!(s.allocations, fresh, "{}", a.name());
+        // A plain allocate still zeroes.
+        a.plan(&info).unwrap();
+        let b = a.allocate(GradId(0), 100).unwrap();
+        assert!(
+            a.slice(&b).unwrap().iter().all(|&v| v == 0.0),
+            "{}",
+            a.name()
+        );
+        a.release(b).unwrap();
+        a.end_step().unwrap();
+    }
+}
+
 fn one_grad(a: &mut dyn GradAllocator) {
     let info = LivenessInfo::from_lives([
         GradLife::temp(0, 8, 0, 1),
