@@ -341,7 +341,9 @@ impl<'a> MatMut<'a> {
 /// True when `(i, j) -> i*rs + j*cs` is injective over the shape, using the standard
 /// sufficient condition that one stride steps over the whole extent of the other.
 fn positions_are_distinct(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
-    if rows <= 1 && cols <= 1 {
+    // An empty view addresses nothing, whatever its strides (e.g. `row_major(&mut [], 2, 0)`
+    // has row stride 0).
+    if rows == 0 || cols == 0 || (rows == 1 && cols == 1) {
         return true;
     }
     if rows <= 1 {
