@@ -121,7 +121,10 @@ impl<'a> MatRef<'a> {
     /// # Errors
     /// [`KernelError::OutOfBounds`] when the block leaves the view.
     pub fn block(&self, r0: usize, c0: usize, rows: usize, cols: usize) -> Result<MatRef<'a>> {
-        if r0 + rows > self.rows || c0 + cols > self.cols {
+        let fits = |start: usize, len: usize, limit: usize| {
+            start.checked_add(len).is_some_and(|end| end <= limit)
+        };
+        if !fits(r0, rows, self.rows) || !fits(c0, cols, self.cols) {
             return Err(self.block_error(rows, cols));
         }
         let start = if rows == 0 || cols == 0 {
