@@ -5,15 +5,27 @@
 //! accumulators stay in registers for the whole k loop. Each step of that loop broadcasts
 //! `R` scalars of A and multiplies them into one contiguous `W`-wide chunk of a row of B,
 //! so B must have unit column stride (row-major, possibly padded) — `supports` says so.
-//! The tile body is generic (`const R, W, FMA`) and instantiated once per ISA inside a
-//! `#[target_feature]` wrapper (AVX-512F: W = 32, AVX2+FMA: W = 16, portable: W = 8 on
-//! x86_64 (SSE2) and 16 on aarch64 (NEON)); the compiler vectorises the fixed-width chunks.
+//! The tile body is generic (`const RR, W`) and instantiated once per ISA inside a
+//! `#[target_feature]` wrapper (AVX-512F and AVX2: 2×16 tiles; portable: 4×8 on x86_64
+//! (SSE2) and aarch64 (NEON)); the compiler vectorises the fixed-width chunks.
 //! Ragged edges use the same body with narrower tiles, so there is no remainder copy.
+//!
+//! Measured on this project's Zen 5 (rustc 1.95): wider tiles (4×16, 4×32) and `mul_add`
+//! both stop LLVM's SLP vectoriser, which then emits scalar code (5-10× slower), so the
+//! paths use a separate multiply and add on tiles of at most 32 accumulators.
 
 use poolgrad_kernels::{Accum, Isa, Layout, MatMut, MatRef, MatmulKernel, Par, Problem, settings};
 
-/// Rows of C per register tile.
+/// Rows × columns of C per register tile, per path.
 const R: usize = 4;
+#[cfg(target_arch = "x86_64")]
+const AVX512_R: usize = 2;
+#[cfg(target_arch = "x86_64")]
+const AVX512_W: usize = 16;
+#[cfg(target_arch = "x86_64")]
+const AVX2_R: usize = 2;
+#[cfg(target_arch = "x86_64")]
+const AVX2_W: usize = 16;
 
 /// Problems with fewer FLOPs than this stay on one thread.
 const PAR_MIN_FLOPS: f64 = 4e6;
@@ -113,16 +125,17 @@ impl MatmulKernel for SmallKernel {
         p.b == Layout::RowMajor && SmallKernel::is_small(p)
     }
 
-    /// Measured rates on Zen 5 (see the crate README/bench): about 50 GFLOP/s with
-    /// AVX-512 once a tile is full, 25 with AVX2, 8 portable, plus a per-call cost and a
-    /// per-element cost for C (written once, not blocked). Strided A costs extra.
+    /// Measured rates on Zen 5, one core (`cargo bench -p poolgrad-benches --bench kernels
+    /// -- skinny`): about 50 GFLOP/s on full tiles with AVX-512, 40 with AVX2, 16 portable
+    /// (SSE2), plus a per-call cost and a per-element cost for C (written once, not
+    /// blocked). Strided A costs extra.
     fn cost_hint(&self, p: &Problem) -> f64 {
         let rate = match self.path() {
             #[cfg(target_arch = "x86_64")]
             Path::Avx512 => 50e9,
             #[cfg(target_arch = "x86_64")]
-            Path::Avx2 => 25e9,
-            Path::Portable => 8e9,
+            Path::Avx2 => 40e9,
+            Path::Portable => 16e9,
         };
         let a_penalty = if p.a == Layout::RowMajor { 1.0 } else { 1.3 };
         p.flops() / rate * a_penalty + (p.m * p.n) as f64 * 0.5e-9 + 5e-8
@@ -207,10 +220,10 @@ fn run_serial(path: Path, a: MatRef<'_>, b: MatRef<'_>, mut c: MatMut<'_>, accum
 /// The baseline build: SSE2 on x86_64, NEON on aarch64 (both always present).
 fn portable(a: &MatRef<'_>, b: &MatRef<'_>, c: &mut MatMut<'_>, accum: Accum) {
     #[cfg(target_arch = "aarch64")]
-    const W: usize = 16;
+    const W: usize = 8;
     #[cfg(not(target_arch = "aarch64"))]
     const W: usize = 8;
-    body::<W, false>(a, b, c, accum);
+    body::<R, W>(a, b, c, accum);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -218,22 +231,22 @@ mod x86 {
     use super::body;
     use poolgrad_kernels::{Accum, MatMut, MatRef};
 
-    /// AVX-512F: 4 rows × 32 columns = 8 zmm accumulators.
-    #[target_feature(enable = "avx512f,avx2,fma")]
+    /// AVX-512F: 2 rows × 16 columns = 2 zmm accumulators.
+    #[target_feature(enable = "avx512f")]
     pub(super) fn avx512(a: &MatRef<'_>, b: &MatRef<'_>, c: &mut MatMut<'_>, accum: Accum) {
-        body::<32, true>(a, b, c, accum);
+        body::<{ super::AVX512_R }, { super::AVX512_W }>(a, b, c, accum);
     }
 
-    /// AVX2+FMA: 4 rows × 16 columns = 8 ymm accumulators.
+    /// AVX2+FMA: 2 rows × 16 columns = 4 ymm accumulators.
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn avx2(a: &MatRef<'_>, b: &MatRef<'_>, c: &mut MatMut<'_>, accum: Accum) {
-        body::<16, true>(a, b, c, accum);
+        body::<{ super::AVX2_R }, { super::AVX2_W }>(a, b, c, accum);
     }
 }
 
 /// Walks C in `R×W` tiles, then the ragged edges with narrower tiles (8 wide, then 1).
 #[inline(always)]
-fn body<const W: usize, const FMA: bool>(
+fn body<const RR: usize, const W: usize>(
     a: &MatRef<'_>,
     b: &MatRef<'_>,
     c: &mut MatMut<'_>,
@@ -241,18 +254,18 @@ fn body<const W: usize, const FMA: bool>(
 ) {
     let m = c.rows();
     let mut i = 0;
-    while i + R <= m {
-        row_block::<R, W, FMA>(i, a, b, c, accum);
-        i += R;
+    while i + RR <= m {
+        row_block::<RR, W>(i, a, b, c, accum);
+        i += RR;
     }
     while i < m {
-        row_block::<1, W, FMA>(i, a, b, c, accum);
+        row_block::<1, W>(i, a, b, c, accum);
         i += 1;
     }
 }
 
 #[inline(always)]
-fn row_block<const RR: usize, const W: usize, const FMA: bool>(
+fn row_block<const RR: usize, const W: usize>(
     i0: usize,
     a: &MatRef<'_>,
     b: &MatRef<'_>,
@@ -262,24 +275,32 @@ fn row_block<const RR: usize, const W: usize, const FMA: bool>(
     let n = c.cols();
     let mut j = 0;
     while j + W <= n {
-        tile::<RR, W, FMA>(i0, j, a, b, c, accum);
+        tile::<RR, W>(i0, j, a, b, c, accum);
         j += W;
     }
     if W > 8 {
         while j + 8 <= n {
-            tile::<RR, 8, FMA>(i0, j, a, b, c, accum);
+            tile::<RR, 8>(i0, j, a, b, c, accum);
             j += 8;
         }
     }
     while j < n {
-        tile::<RR, 1, FMA>(i0, j, a, b, c, accum);
+        tile::<RR, 1>(i0, j, a, b, c, accum);
         j += 1;
+    }
+}
+
+/// `acc += x·y` over one row of a tile (a separate multiply and add: see the module docs).
+#[inline(always)]
+fn axpy<const L: usize>(acc: &mut [f32; L], x: f32, y: &[f32; L]) {
+    for (s, &v) in acc.iter_mut().zip(y) {
+        *s += x * v;
     }
 }
 
 /// One `RR×W` tile of C: accumulators in registers over the whole k loop.
 #[inline(always)]
-fn tile<const RR: usize, const W: usize, const FMA: bool>(
+fn tile<const RR: usize, const W: usize>(
     i0: usize,
     j0: usize,
     a: &MatRef<'_>,
@@ -297,10 +318,7 @@ fn tile<const RR: usize, const W: usize, const FMA: bool>(
         let start = p * brs + j0;
         let chunk: &[f32; W] = bd[start..start + W].try_into().expect("W elements");
         for (r, acc_r) in acc.iter_mut().enumerate() {
-            let x = ad[(i0 + r) * ars + p * acs];
-            for (s, &y) in acc_r.iter_mut().zip(chunk) {
-                *s = if FMA { x.mul_add(y, *s) } else { *s + x * y };
-            }
+            axpy::<W>(acc_r, ad[(i0 + r) * ars + p * acs], chunk);
         }
     }
     for (r, acc_r) in acc.iter().enumerate() {
