@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Case, Data, Lay, candidates, check_all, mixed, quick};
+use common::{Case, Data, Lay, candidates, check_all, mixed};
 use poolgrad_kernels::{Accum, MatMut, MatRef, MatmulKernel, Par};
 
 const EDGES: [usize; 9] = [31, 32, 33, 63, 64, 65, 127, 128, 129];
@@ -13,9 +13,8 @@ const EDGES: [usize; 9] = [31, 32, 33, 63, 64, 65, 127, 128, 129];
 /// independently (a Latin-square-like walk instead of all 729 combinations).
 fn edge_shapes() -> Vec<(usize, usize, usize)> {
     let e = EDGES.len();
-    let step = if quick() { 3 } else { 1 };
     let mut out = Vec::new();
-    for i in (0..e).step_by(step) {
+    for i in 0..e {
         for shift in [1, 4] {
             out.push((EDGES[i], EDGES[(i + shift) % e], EDGES[(i + 2 * shift) % e]));
         }
@@ -54,17 +53,13 @@ fn block_edges_random_floats_parallel() {
 #[test]
 fn large_non_square_shapes() {
     let kernels = candidates();
-    let shapes: &[(usize, usize, usize, Lay, Lay, Lay)] = if quick() {
-        &[(300, 17, 301, Lay::Row, Lay::ColT, Lay::RowPad)]
-    } else {
-        &[
-            (300, 301, 129, Lay::Row, Lay::Row, Lay::Row),
-            (333, 64, 517, Lay::ColT, Lay::Row, Lay::RowPad),
-            (65, 511, 300, Lay::RowPad, Lay::ColT, Lay::ColPad),
-            (3, 700, 301, Lay::Row, Lay::RowPad, Lay::Row),
-            (517, 2, 350, Lay::Strided, Lay::ColPad, Lay::ColT),
-        ]
-    };
+    let shapes: &[(usize, usize, usize, Lay, Lay, Lay)] = &[
+        (300, 301, 129, Lay::Row, Lay::Row, Lay::Row),
+        (333, 64, 517, Lay::ColT, Lay::Row, Lay::RowPad),
+        (65, 511, 300, Lay::RowPad, Lay::ColT, Lay::ColPad),
+        (3, 700, 301, Lay::Row, Lay::RowPad, Lay::Row),
+        (517, 2, 350, Lay::Strided, Lay::ColPad, Lay::ColT),
+    ];
     let mut cases = Vec::new();
     for (idx, &(m, n, k, a, b, c)) in shapes.iter().enumerate() {
         for (data, accum, par) in [

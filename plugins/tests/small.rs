@@ -6,7 +6,7 @@
 #[path = "../../kernels/tests/common/mod.rs"]
 mod common;
 
-use common::{Candidate, Case, Data, Lay, check_all, mixed, quick};
+use common::{Candidate, Case, Data, Lay, check_all, mixed};
 use poolgrad_kernels::{Accum, Isa, Par, registry};
 use poolgrad_plugins::small::SmallKernel;
 
@@ -43,11 +43,7 @@ fn with_supported_b(mut case: Case, idx: usize) -> Case {
 #[test]
 fn every_small_shape_matches_naive_exactly() {
     let kernels = plugins();
-    let dims: Vec<usize> = if quick() {
-        vec![0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17]
-    } else {
-        (0..=17).collect()
-    };
+    let dims: Vec<usize> = (0..=17).collect();
     let mut cases = Vec::new();
     for &m in &dims {
         for &n in &dims {
@@ -97,22 +93,18 @@ fn every_layout_of_a_and_c_with_both_accums_and_pars() {
 #[test]
 fn block_edges_and_skinny_large_shapes() {
     let kernels = plugins();
-    let mut shapes = vec![
+    let shapes = [
         (31, 33, 64),
         (63, 64, 33),
         (65, 63, 16),
         (16, 129, 127),
         (129, 16, 128),
         (127, 128, 15),
+        (3, 700, 301),
+        (517, 5, 350),
+        (300, 333, 12),
+        (16, 1024, 600),
     ];
-    if !quick() {
-        shapes.extend([
-            (3, 700, 301),
-            (517, 5, 350),
-            (300, 333, 12),
-            (16, 1024, 600),
-        ]);
-    }
     let mut cases = Vec::new();
     for (idx, &(m, n, k)) in shapes.iter().enumerate() {
         for data in [Data::SmallInt, Data::Float] {

@@ -13,7 +13,9 @@ use poolgrad_kernels::{
     Accum, Isa, MatMut, MatRef, MatmulKernel, MpSettings, Par, Problem, registry,
 };
 
-/// `POOLGRAD_TEST_QUICK=1` asks the heavy tests for a reduced shape set (emulated runs).
+/// `POOLGRAD_TEST_QUICK=1` asks the heavy test (mp's f64 accuracy at 1024..2048) for a
+/// reduced size set: under qemu it takes minutes. The shape matrix itself always runs in
+/// full (about 20 s emulated).
 pub fn quick() -> bool {
     std::env::var("POOLGRAD_TEST_QUICK").is_ok_and(|v| v.trim() == "1")
 }
