@@ -30,12 +30,17 @@ const AVX2_W: usize = 16;
 /// Problems with fewer FLOPs than this stay on one thread.
 const PAR_MIN_FLOPS: f64 = 4e6;
 
-/// The largest dimension `plugins.small` takes on when all three are sizeable: beyond it
-/// the packed kernel's cache blocking wins.
-const SMALL_CUBE: usize = 64;
+/// With every dimension at most this, `plugins.small` beats packing (measured: 35 vs 10
+/// GFLOP/s at 16³, 52 vs 44 at 32³; packed wins from 48³ on).
+const SMALL_CUBE: usize = 32;
 
-/// The largest "skinny" dimension: with m, n or k at most this, packing cannot pay off.
-const SKINNY: usize = 16;
+/// With at most this many rows of C (GEMV-like), B is streamed once per row tile and
+/// packing it cannot pay off (measured: 32 vs 22 GFLOP/s at 4×512×512).
+const FEW_ROWS: usize = 4;
+
+/// With at most this many columns of C, a single 8-wide tile covers every row (measured:
+/// 37 vs 22 GFLOP/s at 512×8×512). Small k alone is not enough: packed wins 1024²×4.
+const FEW_COLS: usize = 8;
 
 /// The small/skinny kernel; see the module documentation.
 #[derive(Clone, Copy, Debug, Default)]
@@ -93,9 +98,10 @@ impl SmallKernel {
         self.pinned.unwrap_or_else(env_path)
     }
 
-    /// True when the problem is small or skinny enough that skipping packing pays.
+    /// True when the problem is small or skinny enough that skipping packing pays:
+    /// every dimension ≤ 32, or m ≤ 4, or n ≤ 8 (measured against `packed`, AVX-512).
     pub fn is_small(p: &Problem) -> bool {
-        p.m.min(p.n).min(p.k) <= SKINNY || p.m.max(p.n).max(p.k) <= SMALL_CUBE
+        p.m.max(p.n).max(p.k) <= SMALL_CUBE || p.m <= FEW_ROWS || p.n <= FEW_COLS
     }
 }
 
@@ -125,20 +131,23 @@ impl MatmulKernel for SmallKernel {
         p.b == Layout::RowMajor && SmallKernel::is_small(p)
     }
 
-    /// Measured rates on Zen 5, one core (`cargo bench -p poolgrad-benches --bench kernels
-    /// -- skinny`): about 50 GFLOP/s on full tiles with AVX-512, 40 with AVX2, 16 portable
-    /// (SSE2), plus a per-call cost and a per-element cost for C (written once, not
-    /// blocked). Strided A costs extra.
+    /// Measured on Zen 5, one core (`cargo bench -p poolgrad-benches --bench kernels --
+    /// skinny`): about 50 GFLOP/s on full tiles with AVX-512, 45 with AVX2, 25 portable
+    /// (SSE2) — or, when B does not stay in cache, the time to stream B once per tile of
+    /// rows at about 30 GB/s, whichever is larger; plus a per-element cost for C and a
+    /// per-call cost. Strided A costs extra.
     fn cost_hint(&self, p: &Problem) -> f64 {
         let rate = match self.path() {
             #[cfg(target_arch = "x86_64")]
             Path::Avx512 => 50e9,
             #[cfg(target_arch = "x86_64")]
-            Path::Avx2 => 40e9,
-            Path::Portable => 16e9,
+            Path::Avx2 => 45e9,
+            Path::Portable => 25e9,
         };
         let a_penalty = if p.a == Layout::RowMajor { 1.0 } else { 1.3 };
-        p.flops() / rate * a_penalty + (p.m * p.n) as f64 * 0.5e-9 + 5e-8
+        let row_tiles = p.m.div_ceil(2) as f64;
+        let b_stream = (p.k * p.n) as f64 * 4.0 * row_tiles / 30e9;
+        (p.flops() / rate * a_penalty).max(b_stream) + (p.m * p.n) as f64 * 0.5e-9 + 5e-8
     }
 
     fn run(&self, a: MatRef<'_>, b: MatRef<'_>, c: MatMut<'_>, accum: Accum, par: Par) {

@@ -22,8 +22,15 @@ fn plugin_supports_only_small_or_skinny_row_major_b() {
     let k = registry().get("plugins.small").unwrap();
     assert!(k.supports(&Problem::new(4, 4096, 4096)), "skinny m");
     assert!(k.supports(&Problem::new(2048, 8, 2048)), "skinny n");
-    assert!(k.supports(&Problem::new(1024, 1024, 3)), "tiny k");
-    assert!(k.supports(&Problem::new(48, 64, 40)), "small cube");
+    assert!(k.supports(&Problem::new(32, 17, 32)), "small cube");
+    assert!(
+        !k.supports(&Problem::new(1024, 1024, 3)),
+        "tiny k alone: packed wins"
+    );
+    assert!(
+        !k.supports(&Problem::new(48, 48, 48)),
+        "packed wins from 48³"
+    );
     assert!(
         !k.supports(&Problem::new(512, 512, 512)),
         "big square: packed's job"

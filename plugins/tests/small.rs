@@ -65,7 +65,7 @@ fn every_small_shape_matches_naive_exactly() {
 fn every_layout_of_a_and_c_with_both_accums_and_pars() {
     let kernels = plugins();
     let mut cases = Vec::new();
-    for &(m, n, k) in &[(5, 7, 3), (17, 33, 9), (9, 1, 17), (1, 40, 16)] {
+    for &(m, n, k) in &[(5, 7, 3), (17, 32, 9), (9, 1, 17), (1, 40, 16), (40, 8, 33)] {
         for a in Lay::ALL {
             for (bi, b) in B_LAYS.into_iter().enumerate() {
                 for c in Lay::ALL {
@@ -94,16 +94,17 @@ fn every_layout_of_a_and_c_with_both_accums_and_pars() {
 fn block_edges_and_skinny_large_shapes() {
     let kernels = plugins();
     let shapes = [
-        (31, 33, 64),
-        (63, 64, 33),
-        (65, 63, 16),
-        (16, 129, 127),
-        (129, 16, 128),
-        (127, 128, 15),
+        (31, 32, 32),
+        (31, 8, 64),
+        (4, 63, 65),
+        (3, 129, 127),
+        (129, 7, 128),
+        (1, 128, 129),
         (3, 700, 301),
         (517, 5, 350),
-        (300, 333, 12),
-        (16, 1024, 600),
+        (2, 333, 300),
+        (4, 1024, 600),
+        (600, 8, 1024),
     ];
     let mut cases = Vec::new();
     for (idx, &(m, n, k)) in shapes.iter().enumerate() {
@@ -141,4 +142,29 @@ fn unsupported_layout_is_refused_not_miscomputed() {
         "{err}"
     );
     assert!(c.iter().all(|x| x.is_nan()));
+}
+
+/// Large enough to run on two threads: C split by rows (row-major C) and by columns
+/// (column-major C, whose rows interleave), exact on small integers.
+#[test]
+fn parallel_splits_by_rows_and_by_columns() {
+    let kernels = plugins();
+    let mut cases = Vec::new();
+    for (m, n, k, c) in [
+        (600, 8, 1024, Lay::Row),
+        (2, 2000, 600, Lay::ColT),
+        (3, 1500, 900, Lay::ColPad),
+    ] {
+        for accum in [Accum::Replace, Accum::Add] {
+            cases.push(Case {
+                c,
+                accum,
+                par: Par::Rayon(2),
+                a: Lay::RowPad,
+                ..Case::new(m, n, k)
+            });
+        }
+    }
+    let total = cases.len() * kernels.len();
+    assert_eq!(check_all(&kernels, cases), total);
 }
