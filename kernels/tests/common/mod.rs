@@ -416,12 +416,12 @@ pub fn mixed(m: usize, n: usize, k: usize, idx: usize) -> Case {
         a: Lay::ALL[idx % l],
         b: Lay::ALL[(idx / l) % l],
         c: Lay::ALL[(idx / (l * l)) % l],
-        accum: if (idx / 7) % 2 == 0 {
+        accum: if (idx / 7).is_multiple_of(2) {
             Accum::Replace
         } else {
             Accum::Add
         },
-        par: if (idx / 3) % 2 == 0 {
+        par: if (idx / 3).is_multiple_of(2) {
             Par::Seq
         } else {
             Par::Rayon(2)
