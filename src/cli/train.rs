@@ -33,13 +33,13 @@ pub struct TrainArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub batch: Option<u32>,
     /// Learning rate (a finite number > 0).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
     /// The optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerArg::Adam)]
     pub optimizer: OptimizerArg,
     /// SGD momentum in [0, 1) (only with --optimizer sgd; default 0.9).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f32>,
     /// Gradient allocator (a registered name, e.g. system, pool, planner); default:
     /// POOLGRAD_ALLOCATOR, else the registry's default.
