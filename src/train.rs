@@ -121,12 +121,12 @@ impl TrainConfig {
                 self.hidden
             )));
         }
-        if let OptimizerKind::Sgd { momentum } = self.optimizer {
-            if !(0.0..1.0).contains(&momentum) {
-                return Err(TrainError::Config(format!(
-                    "momentum {momentum} refused; accepted: 0 <= momentum < 1"
-                )));
-            }
+        if let OptimizerKind::Sgd { momentum } = self.optimizer
+            && !(0.0..1.0).contains(&momentum)
+        {
+            return Err(TrainError::Config(format!(
+                "momentum {momentum} refused; accepted: 0 <= momentum < 1"
+            )));
         }
         Ok(())
     }

@@ -391,18 +391,18 @@ impl Graph {
     /// Appends an op's output; with anomaly detection on, refuses (and recycles) a
     /// non-finite output so the tape stays as it was.
     pub(crate) fn push(&mut self, op: Op, data: Vec<f32>, shape: Shape) -> Result<Var> {
-        if self.detect_anomaly {
-            if let Some((index, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-                let name = op.name();
-                self.pool.put(data);
-                op.recycle(&mut self.pool);
-                return Err(CoreError::NonFinite {
-                    op: name,
-                    shape: shape.into(),
-                    index,
-                    value,
-                });
-            }
+        if self.detect_anomaly
+            && let Some((index, &value)) = data.iter().enumerate().find(|(_, x)| !x.is_finite())
+        {
+            let name = op.name();
+            self.pool.put(data);
+            op.recycle(&mut self.pool);
+            return Err(CoreError::NonFinite {
+                op: name,
+                shape: shape.into(),
+                index,
+                value,
+            });
         }
         Ok(self.push_node(op, Tensor::from_parts(data, shape), true))
     }
@@ -564,17 +564,16 @@ impl Graph {
                 continue;
             };
             let node = &nodes[i];
-            if *detect_anomaly {
-                if let Some((index, &value)) = gout.iter().enumerate().find(|(_, x)| !x.is_finite())
-                {
-                    store.give_back(gout);
-                    return Err(CoreError::NonFinite {
-                        op: node.op.backward_name(),
-                        shape: node.value.shape_info().into(),
-                        index,
-                        value,
-                    });
-                }
+            if *detect_anomaly
+                && let Some((index, &value)) = gout.iter().enumerate().find(|(_, x)| !x.is_finite())
+            {
+                store.give_back(gout);
+                return Err(CoreError::NonFinite {
+                    op: node.op.backward_name(),
+                    shape: node.value.shape_info().into(),
+                    index,
+                    value,
+                });
             }
             // Lend the inputs' gradient buffers (once each, even if an input repeats).
             let mut grads = Grads::default();

@@ -160,10 +160,11 @@ impl GradStorage {
             if b.is_empty() {
                 continue;
             }
-            if let Some((block, end, owner)) = reach {
-                if block == b.block && b.offset < end {
-                    return Err(MemError::Overlap { a: owner, b: b.id });
-                }
+            if let Some((block, end, owner)) = reach
+                && block == b.block
+                && b.offset < end
+            {
+                return Err(MemError::Overlap { a: owner, b: b.id });
             }
             let end = b.offset + b.len;
             match reach {

@@ -18,7 +18,7 @@ impl MatmulKernel for EvenOnly {
         "test.even"
     }
     fn supports(&self, p: &Problem) -> bool {
-        p.m % 2 == 0
+        p.m.is_multiple_of(2)
     }
     fn cost_hint(&self, p: &Problem) -> f64 {
         p.flops() / 1e10

@@ -2,8 +2,6 @@
 //! 24 independent FMAs per k step hide the FMA latency on two 512-bit pipes.
 
 #![cfg(target_arch = "x86_64")]
-// The AVX-512 intrinsics are stable since Rust 1.89, above the workspace's declared MSRV.
-#![allow(clippy::incompatible_msrv)]
 
 use super::microkernel::{Dst, Micro, Simd, tile};
 use std::arch::x86_64::*;
