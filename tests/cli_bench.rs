@@ -84,7 +84,9 @@ fn table_output_has_ratio_and_pick_columns() {
 
 #[test]
 fn bad_arguments_are_errors() {
-    let cases: [(&[&str], &[(&str, &str)], i32, &[&str]); 8] = [
+    // (arguments, environment, exit code, words the error must contain)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], i32, &'a [&'a str]);
+    let cases: [Case; 8] = [
         (&["--sizes", "0"], &[], 2, &["--sizes", "1..=8192"]),
         (&["--sizes", "abc"], &[], 2, &["--sizes"]),
         (&["--shapes", "12x3"], &[], 2, &["bad shape", "MxNxK"]),

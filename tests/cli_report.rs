@@ -249,7 +249,9 @@ fn json_flag_prints_the_report_and_knobs_are_honoured() {
 #[test]
 fn bad_arguments_and_knobs_are_errors_not_panics() {
     let dir = scratch("errors");
-    let cases: [(&[&str], &[(&str, &str)], i32, &[&str]); 7] = [
+    // (arguments, environment, exit code, words the error must contain)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], i32, &'a [&'a str]);
+    let cases: [Case; 7] = [
         (
             &["report", "--peak-gflops", "0"],
             &[],

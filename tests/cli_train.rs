@@ -117,7 +117,9 @@ fn bad_arguments_are_errors_naming_what_is_accepted() {
     let bad_csv = dir.join("bad.csv");
     std::fs::write(&bad_csv, "1,2,0\n1,oops,1\n").unwrap();
     let missing = dir.join("missing.csv");
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, i32, Vec<&str>)> = vec![
+    // (arguments, environment, exit code, words the error must contain)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, i32, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             vec!["--epochs", "0"],
             vec![],

@@ -59,19 +59,20 @@ impl Peak {
                 source: "--peak-gflops".into(),
             });
         }
-        if let Ok(v) = std::env::var("POOLGRAD_PEAK_GFLOPS") {
-            if !v.trim().is_empty() {
-                return match v.trim().parse::<f64>() {
-                    Ok(g) if g.is_finite() && g > 0.0 => Ok(Peak {
-                        gflops: g,
-                        source: "POOLGRAD_PEAK_GFLOPS".into(),
-                    }),
-                    _ => Err(format!(
-                        "POOLGRAD_PEAK_GFLOPS={v:?} is not valid; accepted: a number > 0 (GFLOP/s)"
-                    )
-                    .into()),
-                };
-            }
+        if let Some(v) = std::env::var("POOLGRAD_PEAK_GFLOPS")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            return match v.trim().parse::<f64>() {
+                Ok(g) if g.is_finite() && g > 0.0 => Ok(Peak {
+                    gflops: g,
+                    source: "POOLGRAD_PEAK_GFLOPS".into(),
+                }),
+                _ => Err(format!(
+                    "POOLGRAD_PEAK_GFLOPS={v:?} is not valid; accepted: a number > 0 (GFLOP/s)"
+                )
+                .into()),
+            };
         }
         Ok(Peak {
             gflops: ASSUMED_PEAK_PER_CORE * threads as f64,
