@@ -84,8 +84,8 @@ pub fn run(shapes: &[Problem], again: bool) -> CliResult<CalibrationReport> {
         })
         .collect();
     let start = Instant::now();
-    if forced.is_none() {
-        let misses = before.iter().filter(|s| **s == Status::Miss).count();
+    let misses = before.iter().filter(|s| **s == Status::Miss).count();
+    if forced.is_none() && misses > 0 {
         let progress = Progress::new("calibration", misses);
         let mut done = 0;
         scheduler.calibrate_many_with(shapes, again, |_, p| {

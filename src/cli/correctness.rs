@@ -157,6 +157,7 @@ impl Correctness {
         println!(
             "== correctness: max |c − ref| / max(|ref|, 1) vs an f64 reference (tolerance 2·k·ε)"
         );
+        println!("(n/a: the kernel does not support the size; skipped: too slow to run here)");
         let mut sizes: Vec<usize> = self.rows.iter().map(|r| r.n).collect();
         sizes.dedup();
         print!("{:<18}", "kernel");
@@ -171,6 +172,7 @@ impl Correctness {
                     Some(r) => match (&r.error, r.ok()) {
                         (Ok(e), Some(true)) => format!("{:.1e}", e.max_rel),
                         (Ok(e), _) => format!("{:.1e}!", e.max_rel),
+                        (Err(why), _) if why == "unsupported" => "n/a".into(),
                         (Err(_), _) => "skipped".into(),
                     },
                     None => "-".into(),
