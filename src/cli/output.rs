@@ -83,6 +83,16 @@ impl Peak {
     }
 }
 
+impl Peak {
+    /// The source in a few words, for the chart's label.
+    fn short(&self) -> String {
+        match self.source.strip_prefix("assumed: ") {
+            Some(_) => format!("assumed {ASSUMED_PEAK_PER_CORE}/core"),
+            None => self.source.clone(),
+        }
+    }
+}
+
 /// GFLOP/s against size, one line per kernel, over the square problems, with the peak.
 pub fn gflops_chart(results: &[ShapeResult], peak: &Peak) -> Chart {
     let squares: Vec<&ShapeResult> = results
@@ -114,7 +124,7 @@ pub fn gflops_chart(results: &[ShapeResult], peak: &Peak) -> Chart {
         log_x: true,
         series,
         hlines: vec![HLine {
-            label: format!("peak {:.0} GFLOP/s ({})", peak.gflops, peak.source),
+            label: format!("peak {:.0} GFLOP/s ({})", peak.gflops, peak.short()),
             y: peak.gflops,
         }],
     }
