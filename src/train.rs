@@ -35,7 +35,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             hidden: vec![256, 128],
-            epochs: 30,
+            epochs: 15,
             batch: 32,
             lr: 2e-3,
             optimizer: OptimizerKind::Adam,
