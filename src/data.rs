@@ -164,16 +164,16 @@ pub fn parse_csv(text: &str, format: CsvFormat) -> Result<Dataset, DataError> {
                     });
                 }
             };
-            if let Some((lo, hi)) = format.value_range {
-                if !(lo..=hi).contains(&value) {
-                    return Err(DataError::OutOfRange {
-                        line,
-                        column: column + 1,
-                        value,
-                        lo,
-                        hi,
-                    });
-                }
+            if let Some((lo, hi)) = format.value_range
+                && !(lo..=hi).contains(&value)
+            {
+                return Err(DataError::OutOfRange {
+                    line,
+                    column: column + 1,
+                    value,
+                    lo,
+                    hi,
+                });
             }
             features.push(value);
         }

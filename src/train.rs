@@ -35,7 +35,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             hidden: vec![256, 128],
-            epochs: 30,
+            epochs: 15,
             batch: 32,
             lr: 2e-3,
             optimizer: OptimizerKind::Adam,
@@ -102,7 +102,9 @@ impl TrainConfig {
     /// [`TrainError::Config`].
     pub fn validate(&self) -> Result<(), TrainError> {
         if self.epochs == 0 {
-            return Err(TrainError::Config("epochs = 0; accepted: at least 1".into()));
+            return Err(TrainError::Config(
+                "epochs = 0; accepted: at least 1".into(),
+            ));
         }
         if self.batch == 0 {
             return Err(TrainError::Config("batch = 0; accepted: at least 1".into()));
@@ -119,12 +121,12 @@ impl TrainConfig {
                 self.hidden
             )));
         }
-        if let OptimizerKind::Sgd { momentum } = self.optimizer {
-            if !(0.0..1.0).contains(&momentum) {
-                return Err(TrainError::Config(format!(
-                    "momentum {momentum} refused; accepted: 0 <= momentum < 1"
-                )));
-            }
+        if let OptimizerKind::Sgd { momentum } = self.optimizer
+            && !(0.0..1.0).contains(&momentum)
+        {
+            return Err(TrainError::Config(format!(
+                "momentum {momentum} refused; accepted: 0 <= momentum < 1"
+            )));
         }
         Ok(())
     }
@@ -159,7 +161,9 @@ pub fn train_mlp(
 ) -> Result<TrainOutcome, TrainError> {
     config.validate()?;
     if train.is_empty() || test.is_empty() {
-        return Err(TrainError::Data("train and test sets must both have rows".into()));
+        return Err(TrainError::Data(
+            "train and test sets must both have rows".into(),
+        ));
     }
     if train.n_features != test.n_features {
         return Err(TrainError::Data(format!(
@@ -214,7 +218,12 @@ pub fn train_mlp(
     }
     let train_seconds = start.elapsed().as_secs_f64();
     let test_accuracy = accuracy(graph, &mlp, test)?;
-    Ok(TrainOutcome { epochs, test_accuracy, train_seconds, steps })
+    Ok(TrainOutcome {
+        epochs,
+        test_accuracy,
+        train_seconds,
+        steps,
+    })
 }
 
 /// Fraction of `data` whose arg-max logit is its label.

@@ -1,11 +1,47 @@
-//! `cargo bench --bench kernels`: every registered kernel on square sizes, ids
-//! `matmul/<kernel>/<n>`, throughput in FLOP (2·n³) so criterion prints FLOP/s.
+//! `cargo bench --bench kernels`: every registered kernel (built-ins and plugins) on
+//!
+//! - `matmul/<kernel>/<n>`: square row-major n = 32, 64, …, 1024;
+//! - `mlp/<kernel>/<m>x<n>x<k>:<abc>`: every product of the MLPs 784→256→10 at batch 64
+//!   and 784→1024→1024→10 at batch 256 (forward `X·W`, weight gradient `Xᵀ·dY` with a
+//!   transposed A, input gradient `dY·Wᵀ` with a transposed B), the shapes the scheduler
+//!   calibrates and the training loop runs.
+//!
+//! - `skinny/<kernel>/<m>x<n>x<k>:rrr`: small and skinny row-major problems (one or a few
+//!   rows, columns or inner products), where packing costs more than it saves and
+//!   `plugins.small` competes.
+//!
+//! Throughput is `2·m·n·k` elements, so criterion's "elem/s" reads as FLOP/s. A kernel is
+//! skipped where it does not support the problem (`plugins.small` on big squares), and
+//! `naive` above 2·512³ FLOP (one run takes seconds; criterion needs at least 10). The
+//! parallelism is the environment's (`POOLGRAD_PAR`, `POOLGRAD_THREADS`); set
+//! `POOLGRAD_PAR=0` for one-core figures. Sample counts and times are kept small so the
+//! whole bench takes a few minutes on 2 cores.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use poolgrad::kernels::{Accum, MatMut, MatRef, registry, settings};
+use poolgrad::kernels::{Accum, MatMut, MatRef, Par, Problem, registry, settings};
 use std::hint::black_box;
+use std::time::Duration;
+
+/// `naive` runs only up to this many FLOP per call.
+const NAIVE_MAX: f64 = 2.0 * 512.0 * 512.0 * 512.0;
 
 const SIZES: [usize; 6] = [32, 64, 128, 256, 512, 1024];
+
+/// Small and skinny `(m, n, k)`.
+const SKINNY: [(usize, usize, usize); 9] = [
+    (8, 8, 8),
+    (32, 32, 32),
+    (48, 48, 48),
+    (1, 1024, 1024),
+    (4, 512, 512),
+    (16, 1024, 256),
+    (512, 8, 512),
+    (1024, 1024, 4),
+    (256, 256, 16),
+];
+
+/// `(batch, layer widths)` of the two MLPs.
+const MLPS: [(usize, &[usize]); 2] = [(64, &[784, 256, 10]), (256, &[784, 1024, 1024, 10])];
 
 fn values(len: usize, seed: u32) -> Vec<f32> {
     (0..len)
@@ -15,32 +51,144 @@ fn values(len: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-fn matmul(c: &mut Criterion) {
-    poolgrad::link_plugins();
-    let par = settings().expect("valid POOLGRAD_* environment").par();
-    let mut group = c.benchmark_group("matmul");
-    group.sample_size(10);
-    for &n in &SIZES {
-        let a = values(n * n, 1);
-        let b = values(n * n, 2);
-        let mut out = vec![0.0f32; n * n];
-        group.throughput(Throughput::Elements(2 * (n as u64).pow(3)));
-        for kernel in registry().iter() {
-            if kernel.name() == "naive" && n > 512 {
-                continue;
+/// One benchmarked product: dimensions and whether A / B are transposed views.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    m: usize,
+    n: usize,
+    k: usize,
+    a_t: bool,
+    b_t: bool,
+}
+
+impl Shape {
+    fn id(&self) -> String {
+        let code = |t: bool| if t { 'c' } else { 'r' };
+        format!(
+            "{}x{}x{}:{}{}r",
+            self.m,
+            self.n,
+            self.k,
+            code(self.a_t),
+            code(self.b_t)
+        )
+    }
+}
+
+/// Forward, weight gradient and input gradient of every layer of both MLPs.
+fn mlp_shapes() -> Vec<Shape> {
+    let mut out = Vec::new();
+    for (batch, widths) in MLPS {
+        for pair in widths.windows(2) {
+            let (inp, outp) = (pair[0], pair[1]);
+            let layer = [
+                (batch, outp, inp, false, false), // Y = X·W
+                (inp, outp, batch, true, false),  // dW = Xᵀ·dY
+                (batch, inp, outp, false, true),  // dX = dY·Wᵀ
+            ];
+            for (m, n, k, a_t, b_t) in layer {
+                out.push(Shape { m, n, k, a_t, b_t });
             }
-            group.bench_with_input(BenchmarkId::new(kernel.name(), n), &n, |bench, &n| {
-                let av = MatRef::row_major(&a, n, n).expect("sized above");
-                let bv = MatRef::row_major(&b, n, n).expect("sized above");
-                bench.iter(|| {
-                    let cv = MatMut::row_major(&mut out, n, n).expect("sized above");
-                    kernel.run(black_box(av), black_box(bv), cv, Accum::Replace, par);
-                });
-            });
         }
+    }
+    out
+}
+
+/// Benchmarks every supporting kernel on one shape inside `group`.
+fn bench_shape(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    shape: Shape,
+    param: String,
+    par: Par,
+) {
+    let Shape { m, n, k, a_t, b_t } = shape;
+    let a = values(m * k, 1);
+    let b = values(k * n, 2);
+    let mut out = vec![0.0f32; m * n];
+    // A transposed operand is stored as its transpose, row-major, and viewed with `.t()`.
+    let av = if a_t {
+        MatRef::row_major(&a, k, m).expect("sized above").t()
+    } else {
+        MatRef::row_major(&a, m, k).expect("sized above")
+    };
+    let bv = if b_t {
+        MatRef::row_major(&b, n, k).expect("sized above").t()
+    } else {
+        MatRef::row_major(&b, k, n).expect("sized above")
+    };
+    let problem = Problem::of(&av, &bv, &MatMut::row_major(&mut out, m, n).expect("sized"));
+    group.throughput(Throughput::Elements(2 * (m * n * k) as u64));
+    for kernel in registry().iter() {
+        if !kernel.supports(&problem) || (kernel.name() == "naive" && problem.flops() > NAIVE_MAX) {
+            continue;
+        }
+        group.bench_with_input(BenchmarkId::new(kernel.name(), &param), &(), |bench, _| {
+            bench.iter(|| {
+                let cv = MatMut::row_major(&mut out, m, n).expect("sized above");
+                kernel
+                    .matmul_with(black_box(av), black_box(bv), cv, Accum::Replace, par)
+                    .expect("checked shapes");
+            });
+        });
+    }
+}
+
+fn par() -> Par {
+    poolgrad::link_plugins();
+    settings().expect("valid POOLGRAD_* environment").par()
+}
+
+fn matmul(c: &mut Criterion) {
+    let par = par();
+    let mut group = c.benchmark_group("matmul");
+    for n in SIZES {
+        let shape = Shape {
+            m: n,
+            n,
+            k: n,
+            a_t: false,
+            b_t: false,
+        };
+        bench_shape(&mut group, shape, n.to_string(), par);
     }
     group.finish();
 }
 
-criterion_group!(benches, matmul);
+fn mlp(c: &mut Criterion) {
+    let par = par();
+    let mut group = c.benchmark_group("mlp");
+    for shape in mlp_shapes() {
+        bench_shape(&mut group, shape, shape.id(), par);
+    }
+    group.finish();
+}
+
+fn skinny(c: &mut Criterion) {
+    let par = par();
+    let mut group = c.benchmark_group("skinny");
+    for (m, n, k) in SKINNY {
+        let shape = Shape {
+            m,
+            n,
+            k,
+            a_t: false,
+            b_t: false,
+        };
+        bench_shape(&mut group, shape, shape.id(), par);
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1000))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = matmul, mlp, skinny
+}
 criterion_main!(benches);

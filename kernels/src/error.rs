@@ -75,10 +75,14 @@ impl fmt::Display for KernelError {
                 "{view}: a {rows}x{cols} view with row stride {row_stride} and column stride \
                  {col_stride} addresses elements past the end of its slice of length {len} \
                  (it needs at least {})",
-                if *rows == 0 || *cols == 0 {
-                    0
-                } else {
-                    (rows - 1) * row_stride + (cols - 1) * col_stride + 1
+                // Checked: the strides that caused the error may overflow this sum.
+                match (rows.checked_sub(1), cols.checked_sub(1)) {
+                    (Some(r), Some(c)) => r
+                        .checked_mul(*row_stride)
+                        .and_then(|x| x.checked_add(c.checked_mul(*col_stride)?))
+                        .and_then(|x| x.checked_add(1))
+                        .map_or_else(|| format!("more than {}", usize::MAX), |n| n.to_string()),
+                    _ => "0".to_string(),
                 }
             ),
             KernelError::SelfOverlap {

@@ -121,7 +121,10 @@ impl<'a> MatRef<'a> {
     /// # Errors
     /// [`KernelError::OutOfBounds`] when the block leaves the view.
     pub fn block(&self, r0: usize, c0: usize, rows: usize, cols: usize) -> Result<MatRef<'a>> {
-        if r0 + rows > self.rows || c0 + cols > self.cols {
+        let fits = |start: usize, len: usize, limit: usize| {
+            start.checked_add(len).is_some_and(|end| end <= limit)
+        };
+        if !fits(r0, rows, self.rows) || !fits(c0, cols, self.cols) {
             return Err(self.block_error(rows, cols));
         }
         let start = if rows == 0 || cols == 0 {
@@ -341,7 +344,9 @@ impl<'a> MatMut<'a> {
 /// True when `(i, j) -> i*rs + j*cs` is injective over the shape, using the standard
 /// sufficient condition that one stride steps over the whole extent of the other.
 fn positions_are_distinct(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
-    if rows <= 1 && cols <= 1 {
+    // An empty view addresses nothing, whatever its strides (e.g. `row_major(&mut [], 2, 0)`
+    // has row stride 0).
+    if rows == 0 || cols == 0 || (rows == 1 && cols == 1) {
         return true;
     }
     if rows <= 1 {

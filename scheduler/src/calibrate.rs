@@ -5,6 +5,9 @@ use crate::config::Effort;
 use poolgrad_kernels::{Accum, Layout, MatMut, MatRef, MatmulKernel, Par, Problem};
 use std::time::{Duration, Instant};
 
+/// Relative difference below which two medians count as a tie.
+const TIE: f64 = 0.02;
+
 /// One candidate's measurement.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelTiming {
@@ -162,7 +165,22 @@ pub fn calibrate(
             .cmp(&y.aborted)
             .then(x.median_s.total_cmp(&y.median_s))
     });
-    let winner_name = timings.first()?.kernel;
+    // Within TIE of the fastest, measurements cannot tell kernels apart on this noisy
+    // machine: prefer the one listed first (built-ins in order, e.g. `packed` over `mp`,
+    // which below its split size runs the very same code).
+    let best = timings.first()?;
+    let fastest = best.median_s;
+    let order = |name: &str| {
+        kernels
+            .iter()
+            .position(|k| k.name() == name)
+            .unwrap_or(usize::MAX)
+    };
+    let winner_name = timings
+        .iter()
+        .filter(|t| t.aborted == best.aborted && t.median_s <= fastest * (1.0 + TIE))
+        .min_by_key(|t| order(t.kernel))?
+        .kernel;
     let winner = kernels.iter().copied().find(|k| k.name() == winner_name)?;
     Some(Calibration {
         problem: *problem,

@@ -491,14 +491,14 @@ impl Scheduler {
             }
         }
         entries.sort_by_key(|e| e.key);
-        if let Err(e) = cache::write_atomic(path, &cache::render(fp, &entries)) {
-            if !self.write_warned.swap(true, Ordering::Relaxed) {
-                log::warn!(
-                target: crate::LOG_TARGET,
-                        "cannot write the autotune cache {}: {e}; choices stay in memory",
-                        path.display()
-                    );
-            }
+        if let Err(e) = cache::write_atomic(path, &cache::render(fp, &entries))
+            && !self.write_warned.swap(true, Ordering::Relaxed)
+        {
+            log::warn!(
+            target: crate::LOG_TARGET,
+                    "cannot write the autotune cache {}: {e}; choices stay in memory",
+                    path.display()
+                );
         }
     }
 }

@@ -18,7 +18,7 @@ impl MatmulKernel for EvenOnly {
         "test.even"
     }
     fn supports(&self, p: &Problem) -> bool {
-        p.m % 2 == 0
+        p.m.is_multiple_of(2)
     }
     fn cost_hint(&self, p: &Problem) -> f64 {
         p.flops() / 1e10
@@ -548,7 +548,16 @@ fn calibration_records_timings_and_prunes_by_hint() {
     let cal = s.calibrate(&p).unwrap();
     assert!(cal.winner.supports(&p));
     assert!(cal.timings.iter().all(|t| t.median_s > 0.0 && t.runs >= 1));
-    assert_eq!(cal.timings[0].kernel, cal.winner.name(), "fastest first");
+    // Timings are sorted fastest first; the winner is the fastest or ties with it (2%).
+    assert!(
+        cal.timings
+            .windows(2)
+            .all(|w| (w[0].aborted, w[0].median_s) <= (w[1].aborted, w[1].median_s))
+    );
+    assert!(
+        cal.winner_median_s() <= cal.timings[0].median_s * 1.02,
+        "winner ties the fastest"
+    );
     // naive's hint (1.5 GFLOP/s) is far above the test kernels' (10 GFLOP/s).
     assert!(
         cal.skipped.iter().any(|(name, why)| *name == "naive"

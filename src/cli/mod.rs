@@ -4,13 +4,18 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod autotune;
+mod bench;
+mod calibration;
+mod correctness;
 mod host;
 mod kernels;
 mod measure;
 mod memory;
-#[allow(dead_code)] // wired into the report by issue 6
+mod output;
 mod plot;
+mod progress;
 mod report;
+mod train;
 
 /// poolgrad: see where neural-network speed and memory come from.
 #[derive(Debug, Parser)]
@@ -22,8 +27,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The full report (the default): host, kernels, correctness and speed.
+    /// The full report (the default): host, calibration, correctness, kernel speed,
+    /// memory, training; writes report.json and SVG plots.
     Report(report::ReportArgs),
+    /// Time kernels on chosen sizes and shapes: median, p95, GFLOP/s, ratio to the best.
+    Bench(bench::BenchArgs),
+    /// Train an MLP classifier on the digits data (or a CSV): loss, accuracy, time.
+    Train(train::TrainArgs),
     /// Calibrate shapes now, print kernel timings and the winners, write the tune cache.
     Autotune(autotune::AutotuneArgs),
     /// List registered kernels: availability on this CPU, ISA, cost hint, description.
@@ -41,6 +51,8 @@ pub fn main() -> ExitCode {
         Some(Command::Report(args)) => report::run(&args),
         Some(Command::Autotune(args)) => autotune::run(&args),
         Some(Command::Kernels(args)) => kernels::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Train(args)) => train::run(&args),
         Some(Command::Memory(args)) => memory::run(&args),
     };
     match result {

@@ -1,84 +1,207 @@
-//! `poolgrad report`: every registered kernel on square sizes, checked against an f64
-//! reference and timed.
+//! `poolgrad report` (the default command): the whole report of DESIGN.md, in order —
+//! host, calibration, correctness, kernel benchmark, memory (hook), training — then
+//! report.json and the SVG plots in the output folder. The schema is in README.md
+//! ("report.json schema").
 
 use crate::cli::CliResult;
-use crate::cli::host::print_host;
-use crate::cli::measure::{env_count, max_rel_error, random_matrix, reference_f64, time_runs};
+use crate::cli::host::{HostInfo, settings_json};
+use crate::cli::measure::BenchKnobs;
+use crate::cli::output::{self, Peak};
+use crate::cli::train::{allocator_name, run_training};
+use crate::cli::{bench, calibration, correctness};
 use clap::Args;
-use poolgrad::kernels::{Accum, MatMut, MatRef, registry, settings};
+use poolgrad::kernels::{Problem, registry, settings};
+use poolgrad::train::TrainConfig;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The version of report.json's shape; bumped when a documented field changes.
+pub const SCHEMA: &str = "poolgrad-report/1";
 
 /// Options of the report.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct ReportArgs {
-    /// Square sizes to measure.
-    #[arg(long, value_delimiter = ',', default_values_t = [32, 64, 128, 256, 512, 1024])]
-    pub sizes: Vec<usize>,
+    /// Tiny sizes, one trial, few epochs: the whole pipeline in seconds (used by the tests).
+    #[arg(long)]
+    pub quick: bool,
+    /// Output folder for report.json and the plots [default: $CARGO_TARGET_DIR/poolgrad,
+    /// else target/poolgrad].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The machine's peak GFLOP/s for the plot [default: POOLGRAD_PEAK_GFLOPS, else 265 per
+    /// core × threads, labelled as assumed].
+    #[arg(long, value_parser = parse_peak)]
+    pub peak_gflops: Option<f64>,
+    /// Re-measure the default shapes even when the tune cache knows them.
+    #[arg(long)]
+    pub recalibrate: bool,
+    /// Print report.json to stdout instead of the tables (progress still goes to stderr).
+    #[arg(long)]
+    pub json: bool,
 }
 
-impl Default for ReportArgs {
-    fn default() -> Self {
-        ReportArgs {
-            sizes: vec![32, 64, 128, 256, 512, 1024],
-        }
+fn parse_peak(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(g) if g.is_finite() && g > 0.0 => Ok(g),
+        _ => Err(format!(
+            "`{s}` is not a peak; accepted: a number > 0 (GFLOP/s)"
+        )),
     }
 }
 
-/// Largest size at which `naive` is still timed (it needs over a second per run beyond).
-const NAIVE_MAX: usize = 512;
+/// Sections (5)–(7): training under each allocator, the forward+backward step breakdown,
+/// and the kernel × allocator table.
+///
+/// HOOK for the memory engineer's `src/cli/memory.rs` (issue 5). Wire it as:
+/// `let m = memory::measure(&MemoryConfig { quick, .. })?; if !json { memory::print(&m) }`,
+/// return `Some(m.to_json())` (it becomes report.json's `memory` key), and add the
+/// live-gradient-bytes plot (one series per allocator over backward steps, the lower bound
+/// as an [`HLine`](crate::cli::plot::HLine)) to the `plots` returned here.
+fn memory_sections(quick: bool, json_only: bool) -> CliResult<MemorySections> {
+    let _ = quick;
+    if !json_only {
+        println!("== memory");
+        println!("(memory sections: see `poolgrad memory`)");
+    }
+    Ok(MemorySections {
+        json: Value::Null,
+        plots: Vec::new(),
+    })
+}
+
+/// What [`memory_sections`] hands back: report.json's `memory` value and plots to write.
+struct MemorySections {
+    json: Value,
+    plots: Vec<(&'static str, crate::cli::plot::Chart)>,
+}
 
 /// Runs the report.
 pub fn run(args: &ReportArgs) -> CliResult {
-    let warmup = env_count("POOLGRAD_BENCH_WARMUP", 1)?;
-    let trials = env_count("POOLGRAD_BENCH_TRIALS", 5)?.max(1);
-    let par = settings()?.par();
-    registry().check()?;
-    print_host()?;
-    println!();
-    println!("== kernels: max relative error vs f64 reference, median time, GFLOP/s");
-    println!(
-        "{:<22} {:>6} {:>11} {:>10} {:>10} {:>9}",
-        "kernel", "n", "max err", "median ms", "p95 ms", "GFLOP/s"
-    );
-    for &n in &args.sizes {
-        let a = random_matrix(n * n, 1);
-        let b = random_matrix(n * n, 2);
-        let reference = reference_f64(&a, &b, n, n, n);
-        for kernel in registry().iter() {
-            if kernel.name() == "naive" && n > NAIVE_MAX {
-                println!(
-                    "{:<22} {:>6} {:>11}",
-                    kernel.name(),
-                    n,
-                    "skipped (> 1 s per run)"
-                );
-                continue;
+    let start = Instant::now();
+    let quiet = args.json;
+    let host = HostInfo::from_env()?;
+    let knobs = {
+        let k = BenchKnobs::from_env()?;
+        if args.quick {
+            BenchKnobs {
+                warmup: k.warmup.min(1),
+                trials: 1,
+                budget_s: 0.05,
             }
-            let mut c = vec![0.0f32; n * n];
-            let av = MatRef::row_major(&a, n, n)?;
-            let bv = MatRef::row_major(&b, n, n)?;
-            kernel.matmul_with(
-                av,
-                bv,
-                MatMut::row_major(&mut c, n, n)?,
-                Accum::Replace,
-                par,
-            )?;
-            let err = max_rel_error(&c, &reference);
-            let t = time_runs(warmup, trials, 2.0, || {
-                let cv = MatMut::row_major(&mut c, n, n).expect("checked above");
-                kernel.run(av, bv, cv, Accum::Replace, par);
-            });
-            let gflops = 2.0 * (n as f64).powi(3) / t.median / 1e9;
-            println!(
-                "{:<22} {:>6} {:>11.2e} {:>10.3} {:>10.3} {:>9.1}",
-                kernel.name(),
-                n,
-                err,
-                t.median * 1e3,
-                t.p95 * 1e3,
-                gflops
-            );
+        } else {
+            k
         }
+    };
+    let par = settings()?.par();
+    let peak = Peak::resolve(args.peak_gflops, par.threads())?;
+    let out_dir = args.out.clone().unwrap_or_else(output::default_out_dir);
+    output::prepare(&out_dir)?;
+    let allocator = allocator_name(None)?;
+    if !quiet {
+        host.print();
+    }
+
+    // (2) calibration
+    let shapes: Vec<Problem> = poolgrad::scheduler::default_shapes()
+        .into_iter()
+        .filter(|p| !args.quick || p.m.max(p.n).max(p.k) <= 64)
+        .collect();
+    let calibration = calibration::run(&shapes, args.recalibrate)?;
+    if !quiet {
+        println!();
+        calibration.print();
+    }
+
+    // (3) correctness
+    let (sizes, mp_sizes): (&[usize], &[usize]) = if args.quick {
+        (&[16, 33, 64], &[64])
+    } else {
+        (&bench::REPORT_SIZES, &[256, 512, 1024, 2048])
+    };
+    let correctness = correctness::run(sizes, mp_sizes, par)?;
+    if !quiet {
+        println!();
+        correctness.print();
+    }
+
+    // (4) kernel benchmark
+    let problems = bench::report_problems(args.quick)?;
+    let kernels: Vec<_> = registry().iter().collect();
+    let results = bench::measure(&problems, &kernels, par, &knobs, true)?;
+    if !quiet {
+        println!();
+        bench::print(&results, &knobs, par.threads());
+        println!("peak        {:.0} GFLOP/s ({})", peak.gflops, peak.source);
+    }
+
+    // (5)–(7) memory
+    if !quiet {
+        println!();
+    }
+    let memory = memory_sections(args.quick, quiet)?;
+
+    // (8) training
+    let config = if args.quick {
+        TrainConfig {
+            hidden: vec![32],
+            epochs: 3,
+            ..TrainConfig::default()
+        }
+    } else {
+        TrainConfig::default()
+    };
+    let training = run_training(&config, None, 0.2, allocator, true)?;
+    if !quiet {
+        println!();
+        println!("== training: MLP on the digits data");
+        training.print();
+    }
+
+    // Files.
+    let mut plots = vec![
+        ("gflops.svg", output::gflops_chart(&results, &peak)),
+        ("loss.svg", output::loss_chart(&training)),
+    ];
+    plots.extend(memory.plots);
+    let mut written = Vec::new();
+    for (name, chart) in &plots {
+        written.push(output::write(&out_dir, name, &chart.to_svg())?);
+    }
+    let report = json!({
+        "schema": SCHEMA,
+        "version": env!("CARGO_PKG_VERSION"),
+        "quick": args.quick,
+        "host": host.to_json(),
+        "settings": settings_json(&knobs)?,
+        "peak": { "gflops": peak.gflops, "source": peak.source },
+        "calibration": calibration.to_json(),
+        "correctness": correctness.to_json(),
+        "benchmark": {
+            "warmup": knobs.warmup,
+            "trials": knobs.trials,
+            "threads": par.threads(),
+            "shapes": results.iter().map(bench::ShapeResult::to_json).collect::<Vec<_>>(),
+        },
+        "memory": memory.json,
+        "training": training.to_json(),
+        "plots": plots.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+        "elapsed_s": start.elapsed().as_secs_f64(),
+    });
+    let text = serde_json::to_string_pretty(&report)?;
+    let json_path = output::write(&out_dir, "report.json", &text)?;
+    if quiet {
+        println!("{text}");
+    } else {
+        println!();
+        println!("== files ({:.1} s in all)", start.elapsed().as_secs_f64());
+        println!("{}", json_path.display());
+        for p in &written {
+            println!("{}", p.display());
+        }
+    }
+    if !correctness.all_ok() {
+        return Err("a kernel exceeded its error tolerance or bound (marked ! above)".into());
     }
     Ok(())
 }

@@ -307,7 +307,7 @@ fn thread_grid(m: usize, n: usize, mr: usize, nr: usize, threads: usize) -> (usi
     let mut best = (threads.min(mt).max(1), 1);
     let mut best_waste = f64::MAX;
     for tm in 1..=threads {
-        if threads % tm != 0 {
+        if !threads.is_multiple_of(tm) {
             continue;
         }
         let tn = threads / tm;

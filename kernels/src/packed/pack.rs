@@ -137,18 +137,19 @@ unsafe fn sum_panel(panel: *mut f32, terms: &[Term], x0: usize, w: usize, width:
     // SAFETY: indices stay below `width` and `kc`, inside sources and panel.
     unsafe {
         // Two terms contiguous along the width (Strassen's B sums): one fused pass.
-        if let [t0, t1] = terms {
-            if t0.xs == 1 && t1.xs == 1 {
-                let (t0, t1) = (t0.at(x0, 0), t1.at(x0, 0));
-                for p in 0..kc {
-                    let (s0, s1) = (t0.ptr.add(p * t0.ps), t1.ptr.add(p * t1.ps));
-                    let d = panel.add(p * w);
-                    for x in 0..width {
-                        *d.add(x) = t0.coef * *s0.add(x) + t1.coef * *s1.add(x);
-                    }
+        if let [t0, t1] = terms
+            && t0.xs == 1
+            && t1.xs == 1
+        {
+            let (t0, t1) = (t0.at(x0, 0), t1.at(x0, 0));
+            for p in 0..kc {
+                let (s0, s1) = (t0.ptr.add(p * t0.ps), t1.ptr.add(p * t1.ps));
+                let d = panel.add(p * w);
+                for x in 0..width {
+                    *d.add(x) = t0.coef * *s0.add(x) + t1.coef * *s1.add(x);
                 }
-                return;
             }
+            return;
         }
         for (n, t) in terms.iter().enumerate() {
             let t = t.at(x0, 0);

@@ -1,0 +1,83 @@
+//! Every kernel (each registered one, `packed` on every host ISA, `mp` with small knobs)
+//! against `naive` on every m, n, k in 0..=17, with every layout combination of A, B, C
+//! (row-major, column-major via `.t()`, padded, general strides), both `Accum` modes and
+//! serial/parallel; small-integer data, so results must match exactly.
+
+mod common;
+
+use common::{Case, Data, Lay, candidates, check_all, mixed};
+use poolgrad_kernels::{Accum, Par};
+
+/// The dimensions swept: all of 0..=17 (cheap enough even under qemu).
+fn dims() -> Vec<usize> {
+    (0..=17).collect()
+}
+
+#[test]
+fn every_small_shape_matches_naive_exactly() {
+    let kernels = candidates();
+    let d = dims();
+    let mut cases = Vec::new();
+    for &m in &d {
+        for &n in &d {
+            for &k in &d {
+                cases.push(mixed(m, n, k, cases.len()));
+            }
+        }
+    }
+    let total = cases.len() * kernels.len();
+    let ran = check_all(&kernels, cases);
+    // Built-in kernels support every problem; nothing may be skipped silently.
+    assert_eq!(ran, total, "some kernel refused a small problem");
+}
+
+#[test]
+fn every_layout_accum_and_par_combination() {
+    let kernels = candidates();
+    let shapes: &[(usize, usize, usize)] =
+        &[(5, 7, 3), (17, 16, 9), (1, 13, 17), (16, 1, 8), (9, 17, 1)];
+    let mut cases = Vec::new();
+    for &(m, n, k) in shapes {
+        for a in Lay::ALL {
+            for b in Lay::ALL {
+                for c in Lay::ALL {
+                    for accum in [Accum::Replace, Accum::Add] {
+                        for par in [Par::Seq, Par::Rayon(2)] {
+                            cases.push(Case {
+                                a,
+                                b,
+                                c,
+                                accum,
+                                par,
+                                seed: cases.len() as u64,
+                                ..Case::new(m, n, k)
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let total = cases.len() * kernels.len();
+    assert_eq!(check_all(&kernels, cases), total);
+}
+
+#[test]
+fn small_random_floats_within_k_epsilon() {
+    let kernels = candidates();
+    let d = dims();
+    let mut cases = Vec::new();
+    for &m in d.iter().step_by(2) {
+        for &n in d.iter().skip(1).step_by(2) {
+            for &k in &d {
+                let idx = cases.len();
+                cases.push(Case {
+                    data: Data::Float,
+                    ..mixed(m, n, k, idx * 7 + 3)
+                });
+            }
+        }
+    }
+    let total = cases.len() * kernels.len();
+    assert_eq!(check_all(&kernels, cases), total);
+}
