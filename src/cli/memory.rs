@@ -433,7 +433,8 @@ impl Lane {
     }
 }
 
-/// Time spent at least on each row of the kernel × allocator table, seconds.
+/// Time spent at least on each row of the kernel × allocator table, seconds (none when
+/// quick).
 const CELL_BUDGET_S: f64 = 0.3;
 
 /// Median step times (ms) of `model` with `kernel` forced, per allocator (taking turns);
@@ -443,6 +444,7 @@ fn time_row(
     kernel: &str,
     allocators: &[String],
     steps: usize,
+    budget_s: f64,
 ) -> CliResult<Vec<Option<f64>>> {
     let mut trainers = Vec::new();
     for allocator in allocators {
@@ -470,7 +472,7 @@ fn time_row(
     let mut times = vec![Vec::new(); trainers.len()];
     let start = Instant::now();
     let mut rounds = 0;
-    while rounds < steps || (start.elapsed().as_secs_f64() < CELL_BUDGET_S && rounds < 200) {
+    while rounds < steps || (start.elapsed().as_secs_f64() < budget_s && rounds < 200) {
         for (t, v) in trainers.iter_mut().zip(&mut times) {
             v.push(t.step()?);
         }
@@ -501,10 +503,10 @@ pub fn measure(config: &MemoryConfig) -> CliResult<MemoryReport> {
     for name in &config.kernels {
         poolgrad::kernels::registry().get(name)?;
     }
-    let (steps, kernel_steps) = if config.quick {
-        (config.steps.min(3), 1)
+    let (steps, kernel_steps, budget_s) = if config.quick {
+        (config.steps.min(3), 1, 0.0)
     } else {
-        (config.steps, config.kernel_steps.max(1))
+        (config.steps, config.kernel_steps.max(1), CELL_BUDGET_S)
     };
     let steps = steps.max(2);
     let mut lanes = allocators
@@ -521,7 +523,7 @@ pub fn measure(config: &MemoryConfig) -> CliResult<MemoryReport> {
     for kernel in &config.kernels {
         interaction.push(KernelRow {
             kernel: kernel.clone(),
-            step_ms: time_row(config.model, kernel, &allocators, kernel_steps)?,
+            step_ms: time_row(config.model, kernel, &allocators, kernel_steps, budget_s)?,
         });
     }
     Ok(MemoryReport {
