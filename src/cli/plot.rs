@@ -127,17 +127,6 @@ impl Chart {
             TOP + plot_h / 2.0,
             escape(&self.y_label)
         );
-        for h in &self.hlines {
-            let _ = write!(
-                svg,
-                r##"<line x1="{LEFT}" x2="{}" y1="{y}" y2="{y}" stroke="#444" stroke-dasharray="6,4"/><text x="{}" y="{}" fill="#444">{}</text>"##,
-                LEFT + plot_w,
-                LEFT + 4.0,
-                py(h.y) - 4.0,
-                escape(&h.label),
-                y = py(h.y)
-            );
-        }
         for (i, s) in self.series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
             let path: Vec<String> = s
@@ -161,6 +150,18 @@ impl Chart {
                 lx + 26.0,
                 ly + 4.0,
                 escape(&s.label)
+            );
+        }
+        // Reference lines last, so a series lying on them does not hide them.
+        for h in &self.hlines {
+            let _ = write!(
+                svg,
+                r##"<line x1="{LEFT}" x2="{}" y1="{y}" y2="{y}" stroke="#444" stroke-dasharray="6,4"/><text x="{}" y="{}" fill="#444">{}</text>"##,
+                LEFT + plot_w,
+                LEFT + 4.0,
+                py(h.y) - 4.0,
+                escape(&h.label),
+                y = py(h.y)
             );
         }
         svg.push_str("</svg>\n");

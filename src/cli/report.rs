@@ -59,15 +59,63 @@ fn parse_peak(s: &str) -> Result<f64, String> {
 /// live-gradient-bytes plot (one series per allocator over backward steps, the lower bound
 /// as an [`HLine`](crate::cli::plot::HLine)) to the `plots` returned here.
 fn memory_sections(quick: bool, json_only: bool) -> CliResult<MemorySections> {
-    let _ = quick;
+    let config = crate::cli::memory::MemoryConfig {
+        quick,
+        ..crate::cli::memory::MemoryConfig::default()
+    };
+    let progress = crate::cli::progress::Progress::new("memory", 1);
+    progress.step(0, "training loop under each allocator");
+    let report = crate::cli::memory::measure(&config)?;
+    progress.finish();
     if !json_only {
-        println!("== memory");
-        println!("(memory sections: see `poolgrad memory`)");
+        println!();
+        crate::cli::memory::print(&report);
     }
     Ok(MemorySections {
-        json: Value::Null,
-        plots: Vec::new(),
+        json: report.to_json(),
+        plots: vec![("memory.svg", memory_chart(&report))],
     })
+}
+
+/// Live and reserved gradient bytes over the backward steps of one steady step, per
+/// allocator, against the lower bound.
+fn memory_chart(report: &crate::cli::memory::MemoryReport) -> crate::cli::plot::Chart {
+    use crate::cli::plot::{Chart, HLine, Series};
+    let kib = |trace: &[usize]| -> Vec<(f64, f64)> {
+        trace
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| ((i + 1) as f64, b as f64 / 1024.0))
+            .collect()
+    };
+    let mut series = Vec::new();
+    if let Some(first) = report.allocators.first() {
+        series.push(Series {
+            label: "live (every allocator)".into(),
+            points: kib(&first.live_trace),
+        });
+    }
+    for run in &report.allocators {
+        series.push(Series {
+            label: format!("reserved: {}", run.allocator),
+            points: kib(&run.reserved_trace),
+        });
+    }
+    let lower_bound = report.allocators.first().map_or(0, |r| r.lower_bound_bytes);
+    Chart {
+        title: format!(
+            "Gradient memory over one backward step ({})",
+            report.model.label()
+        ),
+        x_label: "backward step".into(),
+        y_label: "KiB".into(),
+        log_x: false,
+        series,
+        hlines: vec![HLine {
+            label: "lower bound".into(),
+            y: lower_bound as f64 / 1024.0,
+        }],
+    }
 }
 
 /// What [`memory_sections`] hands back: report.json's `memory` value and plots to write.

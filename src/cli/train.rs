@@ -121,11 +121,9 @@ pub fn allocator_name(requested: Option<&str>) -> CliResult<&'static str> {
 
 /// The graph a training run builds its model in.
 ///
-/// TODO(lead): build it with the allocator once `Graph::with_allocator` lands (issue 5);
-/// until then `allocator` is validated and reported but the graph keeps its built-in
-/// gradient store.
-fn graph_for(_allocator: &'static str) -> CliResult<Graph> {
-    Ok(Graph::new()?)
+/// Built with the named gradient allocator (already validated against the registry).
+fn graph_for(allocator: &'static str) -> CliResult<Graph> {
+    Ok(Graph::with_allocator(allocator)?)
 }
 
 /// Loads the data (digits, or a CSV), splits it with [`SPLIT_SEED`], standardizes both
