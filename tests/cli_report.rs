@@ -149,6 +149,35 @@ fn check_schema(r: &Value) {
         }
     }
 
+    let mem = &r["memory"];
+    let runs = array(&mem["allocators"], "memory.allocators");
+    let names: Vec<&str> = runs
+        .iter()
+        .map(|a| a["allocator"].as_str().expect("name"))
+        .collect();
+    for builtin in ["system", "pool", "planner"] {
+        assert!(names.contains(&builtin), "{builtin} not in {names:?}");
+    }
+    for a in runs {
+        let bound = finite(&a["lower_bound_bytes"], "lower_bound_bytes");
+        assert!(bound > 0.0);
+        assert!(
+            finite(&a["peak_reserved_bytes"], "peak_reserved_bytes") >= bound,
+            "{a}"
+        );
+        assert!(
+            finite(&a["peak_live_bytes"], "peak_live_bytes") >= bound,
+            "{a}"
+        );
+        finite(&a["steady_per_step"]["allocations"], "allocations");
+        finite(&a["breakdown"]["activation_bytes"], "activation_bytes");
+        assert!(!array(&a["trace"]["live_bytes"], "trace.live_bytes").is_empty());
+    }
+    for row in array(&mem["interaction"]["rows"], "memory.interaction.rows") {
+        assert!(kernels.contains(&row["kernel"].as_str().expect("kernel")));
+        assert_eq!(array(&row["step_ms"], "step_ms").len(), runs.len());
+    }
+
     let t = &r["training"];
     let acc = finite(&t["test_accuracy"], "test_accuracy");
     assert!((0.0..=1.0).contains(&acc), "{acc}");
@@ -182,7 +211,9 @@ fn quick_report_writes_documented_json_and_svg_plots() {
         "== calibration",
         "== correctness",
         "== kernel benchmark",
-        "memory sections",
+        "== memory",
+        "== forward+backward step breakdown",
+        "== kernel × allocator",
         "== training",
     ] {
         assert!(stdout.contains(section), "{section} missing:\n{stdout}");
@@ -198,7 +229,8 @@ fn quick_report_writes_documented_json_and_svg_plots() {
     let report: Value = serde_json::from_str(&text).expect("report.json parses");
     check_schema(&report);
     let plots = array(&report["plots"], "plots");
-    assert!(plots.len() >= 2);
+    let names: Vec<&str> = plots.iter().filter_map(Value::as_str).collect();
+    assert_eq!(names, ["gflops.svg", "loss.svg", "memory.svg"]);
     for name in plots {
         let svg = std::fs::read_to_string(dir.join(name.as_str().unwrap())).expect("plot");
         assert!(
@@ -209,6 +241,8 @@ fn quick_report_writes_documented_json_and_svg_plots() {
     }
     let gflops = std::fs::read_to_string(dir.join("gflops.svg")).unwrap();
     assert!(gflops.contains("peak") && gflops.contains(">packed<"));
+    let memory = std::fs::read_to_string(dir.join("memory.svg")).unwrap();
+    assert!(memory.contains("lower bound") && memory.contains("reserved: planner"));
 }
 
 #[test]
