@@ -68,5 +68,6 @@ pub fn micro() -> Micro {
         nr: NV * 8,
         run: run_tile,
         simd_pack: super::transpose::available(),
+        partial: &[],
     }
 }

@@ -13,7 +13,7 @@
 //! +4% at n ≥ 512 over the classic B-resident order).
 
 use super::blocking::Blocking;
-use super::microkernel::{Dst, MAX_DST, Micro};
+use super::microkernel::{Dst, MAX_DST, Micro, TileFn};
 use super::pack::{Term, pack};
 use super::scratch::{Slot, with_buffer};
 use rayon::prelude::*;
@@ -196,7 +196,8 @@ unsafe fn macro_block(
                     // SAFETY: the panels hold kc steps of mr / nr floats; destinations
                     // are inside C (ci < m, cj < n) and owned by this thread.
                     unsafe {
-                        if unit_cs && rows_here == mr && cols == nr {
+                        let (tile_rows, tile_fn) = micro.for_rows(rows_here);
+                        if unit_cs && rows_here == tile_rows && cols == nr {
                             let mut d = [Dst {
                                 ptr: std::ptr::null_mut(),
                                 rs: 0,
@@ -211,10 +212,11 @@ unsafe fn macro_block(
                                     overwrite: c.overwrite && slab == 0,
                                 };
                             }
-                            (micro.run)(kc, a_panel, b_panel, &d[..p.c.len()]);
+                            tile_fn(kc, a_panel, b_panel, &d[..p.c.len()]);
                         } else {
                             edge_tile(
                                 micro,
+                                tile_fn,
                                 p,
                                 a_panel,
                                 b_panel,
@@ -234,13 +236,15 @@ unsafe fn macro_block(
 /// Floats in the largest microkernel tile (AVX-512 12×32 = 384).
 const TILE_MAX: usize = 512;
 
-/// A partial or strided tile: computed into a local buffer, then the valid part written.
+/// A partial or strided tile: computed by `tile_fn` (which covers at least `rows` rows)
+/// into a local buffer, then the valid part written.
 ///
 /// # Safety
 /// As [`macro_block`]'s microkernel call.
 #[allow(clippy::too_many_arguments)]
 unsafe fn edge_tile(
     micro: Micro,
+    tile_fn: TileFn,
     p: &Product<'_>,
     a_panel: *const f32,
     b_panel: *const f32,
@@ -265,7 +269,7 @@ unsafe fn edge_tile(
     };
     // SAFETY: the buffer holds mr×nr floats and the microkernel overwrites all of them
     // (overwrite = true) before anything below reads them; panels per the caller.
-    unsafe { (micro.run)(kc, a_panel, b_panel, &[d]) };
+    unsafe { tile_fn(kc, a_panel, b_panel, &[d]) };
     for c in p.c {
         let over = c.overwrite && slab == 0;
         for i in 0..rows {

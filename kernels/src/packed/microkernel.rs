@@ -69,6 +69,23 @@ pub unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     b: *const f32,
     dst: &[Dst],
 ) {
+    // SAFETY: the caller's contract, with the panel stride equal to the tile rows.
+    unsafe { tile_rows::<S, MR, NV, MR>(kc, a, b, dst) }
+}
+
+/// The microkernel body for the first `R` rows of a packed A panel whose k steps are `AS`
+/// floats apart (`R ≤ AS`): the full tile when `R = AS = MR`, a shorter one for the last,
+/// partial row panel (no work on the padding rows).
+///
+/// # Safety
+/// As [`tile`], with `a` holding `kc·AS` floats and each destination R rows.
+#[inline(always)]
+pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usize>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    dst: &[Dst],
+) {
     let nr = NV * S::LANES;
     // SAFETY: reads stay inside the packed panels (`p < kc`), writes inside
     // the destination tiles, as the caller guarantees.
@@ -98,7 +115,7 @@ pub unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
                     row[v] = S::fma(av, bv[v], row[v]);
                 }
             }
-            a = a.add(MR);
+            a = a.add(AS);
             b = b.add(nr);
         }
         for d in dst {
@@ -130,4 +147,18 @@ pub struct Micro {
     pub run: TileFn,
     /// Packing may use the AVX transposing packer (set only where AVX was detected).
     pub simd_pack: bool,
+    /// Shorter tiles `(rows, entry)` over the same MR-stride A panels, fewest rows first,
+    /// for the last partial row panel; empty where the ISA has none.
+    pub partial: &'static [(usize, TileFn)],
+}
+
+impl Micro {
+    /// The shortest tile covering `rows` (≤ MR) rows: `(rows it computes, entry)`.
+    pub fn for_rows(&self, rows: usize) -> (usize, TileFn) {
+        self.partial
+            .iter()
+            .copied()
+            .find(|&(r, _)| r >= rows)
+            .unwrap_or((self.mr, self.run))
+    }
 }

@@ -63,5 +63,6 @@ pub fn micro() -> Micro {
         nr: NV * 4,
         run: run_tile,
         simd_pack: false,
+        partial: &[],
     }
 }

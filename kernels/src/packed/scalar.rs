@@ -54,5 +54,6 @@ pub fn micro() -> Micro {
         nr: NV * 8,
         run: run_tile,
         simd_pack: false,
+        partial: &[],
     }
 }
