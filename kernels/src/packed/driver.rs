@@ -92,6 +92,14 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     let (mc, kc_max, nc) = (blk.mc, blk.kc, blk.nc);
     // Thread grid: rows of C split in `tm` parts, columns of each NC block in `tn`.
     let (tm, tn) = thread_grid(m, n, mr, nr, threads);
+    // Small problems read a plain row-major B in place instead of packing it: the copy costs
+    // about as much as the multiply there, and a small B stays in cache anyway.
+    let direct_b = tm * tn == 1
+        && p.b.len() == 1
+        && p.b[0].coef == 1.0
+        && p.b[0].xs == 1
+        && n.is_multiple_of(nr)
+        && k * n <= DIRECT_B_MAX;
 
     // Loop 5: column blocks of C and B.
     for jc in (0..n).step_by(nc) {
@@ -105,6 +113,33 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                 t.at(jc, pc)
             });
             let b_terms = &b_terms[..p.b.len()];
+            if direct_b {
+                // B read in place: row-major with unit column stride, whole NR panels.
+                let t = b_terms[0];
+                let src = BSrc {
+                    ptr: t.ptr,
+                    panel_step: nr,
+                    bs: t.ps,
+                };
+                // SAFETY: one thread; the B term covers kc×nc_cur (caller's contract) and
+                // nc_cur is a multiple of NR, so every panel row is inside B.
+                unsafe {
+                    macro_block(
+                        micro,
+                        mc,
+                        &p,
+                        src,
+                        (0, m),
+                        (0, b_panels),
+                        jc,
+                        nc_cur,
+                        pc,
+                        kc,
+                        slab,
+                    )
+                };
+                continue;
+            }
             with_buffer(Slot::B, b_panels * nr * kc, |bp| {
                 // Pack B[pc.., jc..] as NR panels; split across threads by panel groups.
                 let per = b_panels.div_ceil(tm * tn).max(1);
@@ -125,7 +160,11 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                 } else {
                     pack_group((0, bp));
                 }
-                let bp: &[f32] = bp;
+                let src = BSrc {
+                    ptr: bp.as_ptr(),
+                    panel_step: nr * kc,
+                    bs: nr,
+                };
                 let work = |t: usize| {
                     let (ti, tj) = (t / tn, t % tn);
                     let rows = split(m, mr, tm, ti);
@@ -133,7 +172,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                     // SAFETY: threads own disjoint tiles of C (rows × panels); the packed
                     // B is read-only here; terms are valid by the caller's contract.
                     unsafe {
-                        macro_block(micro, mc, &p, bp, rows, panels, jc, nc_cur, pc, kc, slab)
+                        macro_block(micro, mc, &p, src, rows, panels, jc, nc_cur, pc, kc, slab)
                     };
                 };
                 if tm * tn > 1 {
@@ -146,16 +185,34 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     }
 }
 
+/// Largest `k·n` for which a row-major B is read in place rather than packed.
+const DIRECT_B_MAX: usize = 128 * 128;
+
+/// Where the microkernel reads B panels: panel `q` starts at `ptr + q·panel_step` and its
+/// k steps are `bs` floats apart (packed: `NR·kc` and `NR`; in place: `NR` and B's row
+/// stride).
+#[derive(Clone, Copy)]
+struct BSrc {
+    ptr: *const f32,
+    panel_step: usize,
+    bs: usize,
+}
+
+// SAFETY: read-only pointer into the packed buffer or B, shared while they are borrowed.
+unsafe impl Send for BSrc {}
+// SAFETY: as above.
+unsafe impl Sync for BSrc {}
+
 /// Loops 3, 2, 1 for one thread: rows `rows` of C, B panels `panels` of the current block.
 ///
 /// # Safety
-/// As [`run`]; `bp` holds the packed B block of slab (`pc`, `kc`) and column block `jc`.
+/// As [`run`]; `src` addresses the B block of slab (`pc`, `kc`) and column block `jc`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn macro_block(
     micro: Micro,
     mc: usize,
     p: &Product<'_>,
-    bp: &[f32],
+    src: BSrc,
     rows: (usize, usize),
     panels: (usize, usize),
     jc: usize,
@@ -191,7 +248,7 @@ unsafe fn macro_block(
                 for q in panels.0..panels.1 {
                     let j0 = q * nr;
                     let cols = nr.min(nc_cur - j0);
-                    let b_panel = bp[q * nr * kc..].as_ptr();
+                    let b_panel = src.ptr.wrapping_add(q * src.panel_step);
                     let (ci, cj) = (ic + i0, jc + j0);
                     // SAFETY: the panels hold kc steps of mr / nr floats; destinations
                     // are inside C (ci < m, cj < n) and owned by this thread.
@@ -212,14 +269,14 @@ unsafe fn macro_block(
                                     overwrite: c.overwrite && slab == 0,
                                 };
                             }
-                            tile_fn(kc, a_panel, b_panel, &d[..p.c.len()]);
+                            tile_fn(kc, a_panel, b_panel, src.bs, &d[..p.c.len()]);
                         } else {
                             edge_tile(
                                 micro,
                                 tile_fn,
                                 p,
                                 a_panel,
-                                b_panel,
+                                (b_panel, src.bs),
                                 kc,
                                 (ci, cj),
                                 (rows_here, cols),
@@ -247,7 +304,7 @@ unsafe fn edge_tile(
     tile_fn: TileFn,
     p: &Product<'_>,
     a_panel: *const f32,
-    b_panel: *const f32,
+    (b_panel, bs): (*const f32, usize),
     kc: usize,
     (ci, cj): (usize, usize),
     (rows, cols): (usize, usize),
@@ -269,7 +326,7 @@ unsafe fn edge_tile(
     };
     // SAFETY: the buffer holds mr×nr floats and the microkernel overwrites all of them
     // (overwrite = true) before anything below reads them; panels per the caller.
-    unsafe { tile_fn(kc, a_panel, b_panel, &[d]) };
+    unsafe { tile_fn(kc, a_panel, b_panel, bs, &[d]) };
     for c in p.c {
         let over = c.overwrite && slab == 0;
         for i in 0..rows {

@@ -60,17 +60,20 @@ const PREFETCH_STEPS: usize = 8;
 /// The microkernel body: `MR` rows by `NV` vectors of `S::LANES` columns.
 ///
 /// # Safety
-/// `S`'s ISA is available; `a` holds `kc·MR` floats, `b` holds `kc·NV·LANES` floats; each of
-/// `dst` addresses MR rows of NV·LANES writable floats, disjoint from `a`, `b` and each other.
+/// `S`'s ISA is available; `a` holds `kc·MR` floats; `b` holds `kc` groups of NV·LANES
+/// floats, `bs` apart (`bs = NR` for a packed panel, B's row stride when B is read in
+/// place); each of `dst` addresses MR rows of NV·LANES writable floats, disjoint from `a`,
+/// `b` and each other.
 #[inline(always)]
 pub unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
+    bs: usize,
     dst: &[Dst],
 ) {
     // SAFETY: the caller's contract, with the panel stride equal to the tile rows.
-    unsafe { tile_rows::<S, MR, NV, MR>(kc, a, b, dst) }
+    unsafe { tile_rows::<S, MR, NV, MR>(kc, a, b, bs, dst) }
 }
 
 /// The microkernel body for the first `R` rows of a packed A panel whose k steps are `AS`
@@ -84,6 +87,7 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
     kc: usize,
     a: *const f32,
     b: *const f32,
+    bs: usize,
     dst: &[Dst],
 ) {
     let nr = NV * S::LANES;
@@ -107,7 +111,7 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
                 *x = S::load(b.add(v * S::LANES));
             }
             for v in 0..NV {
-                S::prefetch(b.add(PREFETCH_STEPS * nr + v * S::LANES));
+                S::prefetch(b.wrapping_add(PREFETCH_STEPS * bs + v * S::LANES));
             }
             for (i, row) in acc.iter_mut().enumerate() {
                 let av = S::splat(*a.add(i));
@@ -116,7 +120,7 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
                 }
             }
             a = a.add(AS);
-            b = b.add(nr);
+            b = b.wrapping_add(bs);
         }
         for d in dst {
             let coef = S::splat(d.coef);
@@ -135,8 +139,8 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
     }
 }
 
-/// A microkernel entry point: `(kc, packed A, packed B, destinations)`.
-pub type TileFn = unsafe fn(usize, *const f32, *const f32, &[Dst]);
+/// A microkernel entry point: `(kc, packed A, B panel, B step stride, destinations)`.
+pub type TileFn = unsafe fn(usize, *const f32, *const f32, usize, &[Dst]);
 
 /// One ISA's microkernel: its tile shape and entry point.
 #[derive(Clone, Copy, Debug)]
