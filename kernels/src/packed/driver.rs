@@ -92,11 +92,11 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     let (mc, kc_max, nc) = (blk.mc, blk.kc, blk.nc);
     // Thread grid: rows of C split in `tm` parts, columns of each NC block in `tn`.
     let (tm, tn) = thread_grid(m, n, mr, nr, threads);
-    // One-thread problems with a modest row-major B read it in place instead of packing it
+    // Problems with a modest row-major B read it in place instead of packing it
     // (measured on Zen 4: +13% at n = 32, +7% at 64, +3% at 256, +10% at 64×784·784×256,
-    // +4.5% on Aᵀ·B 784×256·256×512; 1–1.5% slower at k·n = 1024², hence the limit).
-    let direct_b = tm * tn == 1
-        && p.b.len() == 1
+    // +4.5% on Aᵀ·B 784×256·256×512; two threads +15–20% at n = 256, as no thread waits
+    // for a shared packed B; 1–1.5% slower at k·n = 1024², hence the limit).
+    let direct_b = p.b.len() == 1
         && p.b[0].coef == 1.0
         && p.b[0].xs == 1
         && n.is_multiple_of(nr)
@@ -122,23 +122,22 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                     panel_step: nr,
                     bs: t.ps,
                 };
-                // SAFETY: one thread; the B term covers kc×nc_cur (caller's contract) and
-                // nc_cur is a multiple of NR, so every panel row is inside B.
-                unsafe {
-                    macro_block(
-                        micro,
-                        mc,
-                        &p,
-                        src,
-                        (0, m),
-                        (0, b_panels),
-                        jc,
-                        nc_cur,
-                        pc,
-                        kc,
-                        slab,
-                    )
+                let work = |t: usize| {
+                    let (ti, tj) = (t / tn, t % tn);
+                    let rows = split(m, mr, tm, ti);
+                    let panels = split(b_panels, 1, tn, tj);
+                    // SAFETY: threads own disjoint tiles of C; B is only read; the B term
+                    // covers kc×nc_cur (caller's contract) and nc_cur is a multiple of NR,
+                    // so every panel row is inside B.
+                    unsafe {
+                        macro_block(micro, mc, &p, src, rows, panels, jc, nc_cur, pc, kc, slab)
+                    };
                 };
+                if tm * tn > 1 {
+                    (0..tm * tn).into_par_iter().for_each(work);
+                } else {
+                    work(0);
+                }
                 continue;
             }
             with_buffer(Slot::B, b_panels * nr * kc, |bp| {
@@ -186,7 +185,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     }
 }
 
-/// Largest `k·n` for which a row-major B is read in place rather than packed (one thread).
+/// Largest `k·n` for which a row-major B is read in place rather than packed.
 const DIRECT_B_MAX: usize = 512 * 1024;
 
 /// Where the microkernel reads B panels: panel `q` starts at `ptr + q·panel_step` and its
