@@ -6,6 +6,12 @@
 //!   transposed A, input gradient `dY·Wᵀ` with a transposed B), the shapes the scheduler
 //!   calibrates and the training loop runs.
 //!
+//! - `issue7/<kernel>/<m>x<n>x<k>:<abc>`: the shape table of issue 7 (square 32…2048, the MLP
+//!   shapes 64×784·784×256, 256×784·784×512, 256×512·512×512, 512×1024·1024×1024, tall
+//!   4096×64·64×64, and the backward-shaped Aᵀ·B with A 256×784, B 256×512). With
+//!   `--features anchors` (and `openblas`) the anchor kernels `anchors.*` run beside
+//!   poolgrad's: `cargo bench -p poolgrad-benches --features anchors --bench kernels -- issue7`.
+//!
 //! - `skinny/<kernel>/<m>x<n>x<k>:rrr`: small and skinny row-major problems (one or a few
 //!   rows, columns or inner products), where packing costs more than it saves and
 //!   `plugins.small` competes.
@@ -38,6 +44,24 @@ const SKINNY: [(usize, usize, usize); 9] = [
     (512, 8, 512),
     (1024, 1024, 4),
     (256, 256, 16),
+];
+
+/// Issue 7's table: `(m, n, k, A transposed)`; the last is `Aᵀ·B` with A 256×784.
+const ISSUE7: [(usize, usize, usize, bool); 14] = [
+    (32, 32, 32, false),
+    (64, 64, 64, false),
+    (96, 96, 96, false),
+    (128, 128, 128, false),
+    (256, 256, 256, false),
+    (512, 512, 512, false),
+    (1024, 1024, 1024, false),
+    (2048, 2048, 2048, false),
+    (64, 256, 784, false),
+    (256, 512, 784, false),
+    (256, 512, 512, false),
+    (512, 1024, 1024, false),
+    (4096, 64, 64, false),
+    (784, 512, 256, true),
 ];
 
 /// `(batch, layer widths)` of the two MLPs.
@@ -163,6 +187,25 @@ fn mlp(c: &mut Criterion) {
     group.finish();
 }
 
+fn issue7(c: &mut Criterion) {
+    let par = par();
+    for note in poolgrad::plugins::anchor_notes() {
+        eprintln!("{note}");
+    }
+    let mut group = c.benchmark_group("issue7");
+    for (m, n, k, a_t) in ISSUE7 {
+        let shape = Shape {
+            m,
+            n,
+            k,
+            a_t,
+            b_t: false,
+        };
+        bench_shape(&mut group, shape, shape.id(), par);
+    }
+    group.finish();
+}
+
 fn skinny(c: &mut Criterion) {
     let par = par();
     let mut group = c.benchmark_group("skinny");
@@ -189,6 +232,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = matmul, mlp, skinny
+    targets = matmul, mlp, issue7, skinny
 }
 criterion_main!(benches);

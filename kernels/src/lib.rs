@@ -18,12 +18,14 @@ mod view;
 pub mod mp;
 pub mod naive;
 pub mod packed;
+pub mod peak;
 pub mod tiled;
 
 pub use error::{KernelError, Result};
 pub use isa::Isa;
 pub use kernel::{MatmulKernel, check_operands};
 pub use packed::scratch_bytes;
+pub use peak::measure_fma_peak;
 pub use problem::{Accum, Layout, Par, Problem};
 pub use registry::{BUILTIN_ORDER, KernelEntry, Registry, registry};
 pub use settings::{MpSettings, Settings, settings};

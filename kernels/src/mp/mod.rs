@@ -72,9 +72,11 @@ impl MatmulKernel for StrassenKernel {
     fn cost_hint(&self, p: &Problem) -> f64 {
         let packed = PackedKernel::new().cost_hint(p);
         // A level does 7/8 of the multiplications; the fused packing and the doubled C
-        // updates take back most of it (measured ≈ 1.04× packed at n = 2048..4096).
+        // updates take back part of it: measured 1.06–1.07× packed at n = 2048 and 3072 on
+        // one thread (thread CPU time), so a level costs 1/1.065 of packed. The hint must
+        // stay below packed's where mp has levels, or pruning would skip it.
         let levels = self.levels(p.m, p.n, p.k) as i32;
-        packed * 0.96f64.powi(levels) + 1e-6
+        packed * (1.0f64 / 1.065).powi(levels) + 1e-6
     }
     fn run(&self, a: MatRef<'_>, b: MatRef<'_>, mut c: MatMut<'_>, accum: Accum, par: Par) {
         let kernel = PackedKernel::new();

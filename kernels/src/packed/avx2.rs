@@ -56,9 +56,9 @@ const MR: usize = 6;
 const NV: usize = 2;
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, dst: &[Dst]) {
+unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
     // SAFETY: AVX2 and FMA are enabled here; the panel and destination contract is the caller's.
-    unsafe { tile::<Avx2, MR, NV>(kc, a, b, dst) }
+    unsafe { tile::<Avx2, MR, NV>(kc, a, b, bs, dst) }
 }
 
 /// The AVX2+FMA microkernel. Call its `run` only where AVX2 and FMA were detected.
@@ -68,5 +68,6 @@ pub fn micro() -> Micro {
         nr: NV * 8,
         run: run_tile,
         simd_pack: super::transpose::available(),
+        partial: &[],
     }
 }

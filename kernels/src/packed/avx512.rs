@@ -3,7 +3,7 @@
 
 #![cfg(target_arch = "x86_64")]
 
-use super::microkernel::{Dst, Micro, Simd, tile};
+use super::microkernel::{Dst, Micro, Simd, TileFn, tile, tile_rows};
 use std::arch::x86_64::*;
 
 /// AVX-512F vectors of 16 f32.
@@ -58,10 +58,25 @@ pub const MR: usize = 12;
 pub const NV: usize = 2;
 
 #[target_feature(enable = "avx512f")]
-unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, dst: &[Dst]) {
+unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
     // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile::<Avx512, MR, NV>(kc, a, b, dst) }
+    unsafe { tile::<Avx512, MR, NV>(kc, a, b, bs, dst) }
 }
+
+#[target_feature(enable = "avx512f")]
+unsafe fn run_tile_4(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
+    // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
+    unsafe { tile_rows::<Avx512, 4, NV, MR>(kc, a, b, bs, dst) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn run_tile_8(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
+    // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
+    unsafe { tile_rows::<Avx512, 8, NV, MR>(kc, a, b, bs, dst) }
+}
+
+/// Tiles for the last, partial row panel (4 or 8 of the 12 rows).
+const PARTIAL: [(usize, TileFn); 2] = [(4, run_tile_4), (8, run_tile_8)];
 
 /// The AVX-512F microkernel. Call its `run` only where AVX-512F was detected.
 pub fn micro() -> Micro {
@@ -70,5 +85,6 @@ pub fn micro() -> Micro {
         nr: NV * 16,
         run: run_tile,
         simd_pack: super::transpose::available(),
+        partial: &PARTIAL,
     }
 }

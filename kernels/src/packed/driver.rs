@@ -13,7 +13,7 @@
 //! +4% at n ≥ 512 over the classic B-resident order).
 
 use super::blocking::Blocking;
-use super::microkernel::{Dst, MAX_DST, Micro};
+use super::microkernel::{Dst, MAX_DST, Micro, TileFn};
 use super::pack::{Term, pack};
 use super::scratch::{Slot, with_buffer};
 use rayon::prelude::*;
@@ -92,6 +92,15 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     let (mc, kc_max, nc) = (blk.mc, blk.kc, blk.nc);
     // Thread grid: rows of C split in `tm` parts, columns of each NC block in `tn`.
     let (tm, tn) = thread_grid(m, n, mr, nr, threads);
+    // Problems with a modest row-major B read it in place instead of packing it
+    // (measured on Zen 4: +13% at n = 32, +7% at 64, +3% at 256, +10% at 64×784·784×256,
+    // +4.5% on Aᵀ·B 784×256·256×512; two threads +15–20% at n = 256, as no thread waits
+    // for a shared packed B; 1–1.5% slower at k·n = 1024², hence the limit).
+    let direct_b = p.b.len() == 1
+        && p.b[0].coef == 1.0
+        && p.b[0].xs == 1
+        && n.is_multiple_of(nr)
+        && k * n <= DIRECT_B_MAX;
 
     // Loop 5: column blocks of C and B.
     for jc in (0..n).step_by(nc) {
@@ -105,6 +114,32 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                 t.at(jc, pc)
             });
             let b_terms = &b_terms[..p.b.len()];
+            if direct_b {
+                // B read in place: row-major with unit column stride, whole NR panels.
+                let t = b_terms[0];
+                let src = BSrc {
+                    ptr: t.ptr,
+                    panel_step: nr,
+                    bs: t.ps,
+                };
+                let work = |t: usize| {
+                    let (ti, tj) = (t / tn, t % tn);
+                    let rows = split(m, mr, tm, ti);
+                    let panels = split(b_panels, 1, tn, tj);
+                    // SAFETY: threads own disjoint tiles of C; B is only read; the B term
+                    // covers kc×nc_cur (caller's contract) and nc_cur is a multiple of NR,
+                    // so every panel row is inside B.
+                    unsafe {
+                        macro_block(micro, mc, &p, src, rows, panels, jc, nc_cur, pc, kc, slab)
+                    };
+                };
+                if tm * tn > 1 {
+                    (0..tm * tn).into_par_iter().for_each(work);
+                } else {
+                    work(0);
+                }
+                continue;
+            }
             with_buffer(Slot::B, b_panels * nr * kc, |bp| {
                 // Pack B[pc.., jc..] as NR panels; split across threads by panel groups.
                 let per = b_panels.div_ceil(tm * tn).max(1);
@@ -125,7 +160,11 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                 } else {
                     pack_group((0, bp));
                 }
-                let bp: &[f32] = bp;
+                let src = BSrc {
+                    ptr: bp.as_ptr(),
+                    panel_step: nr * kc,
+                    bs: nr,
+                };
                 let work = |t: usize| {
                     let (ti, tj) = (t / tn, t % tn);
                     let rows = split(m, mr, tm, ti);
@@ -133,7 +172,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                     // SAFETY: threads own disjoint tiles of C (rows × panels); the packed
                     // B is read-only here; terms are valid by the caller's contract.
                     unsafe {
-                        macro_block(micro, mc, &p, bp, rows, panels, jc, nc_cur, pc, kc, slab)
+                        macro_block(micro, mc, &p, src, rows, panels, jc, nc_cur, pc, kc, slab)
                     };
                 };
                 if tm * tn > 1 {
@@ -146,16 +185,34 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     }
 }
 
+/// Largest `k·n` for which a row-major B is read in place rather than packed.
+const DIRECT_B_MAX: usize = 512 * 1024;
+
+/// Where the microkernel reads B panels: panel `q` starts at `ptr + q·panel_step` and its
+/// k steps are `bs` floats apart (packed: `NR·kc` and `NR`; in place: `NR` and B's row
+/// stride).
+#[derive(Clone, Copy)]
+struct BSrc {
+    ptr: *const f32,
+    panel_step: usize,
+    bs: usize,
+}
+
+// SAFETY: read-only pointer into the packed buffer or B, shared while they are borrowed.
+unsafe impl Send for BSrc {}
+// SAFETY: as above.
+unsafe impl Sync for BSrc {}
+
 /// Loops 3, 2, 1 for one thread: rows `rows` of C, B panels `panels` of the current block.
 ///
 /// # Safety
-/// As [`run`]; `bp` holds the packed B block of slab (`pc`, `kc`) and column block `jc`.
+/// As [`run`]; `src` addresses the B block of slab (`pc`, `kc`) and column block `jc`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn macro_block(
     micro: Micro,
     mc: usize,
     p: &Product<'_>,
-    bp: &[f32],
+    src: BSrc,
     rows: (usize, usize),
     panels: (usize, usize),
     jc: usize,
@@ -191,12 +248,13 @@ unsafe fn macro_block(
                 for q in panels.0..panels.1 {
                     let j0 = q * nr;
                     let cols = nr.min(nc_cur - j0);
-                    let b_panel = bp[q * nr * kc..].as_ptr();
+                    let b_panel = src.ptr.wrapping_add(q * src.panel_step);
                     let (ci, cj) = (ic + i0, jc + j0);
                     // SAFETY: the panels hold kc steps of mr / nr floats; destinations
                     // are inside C (ci < m, cj < n) and owned by this thread.
                     unsafe {
-                        if unit_cs && rows_here == mr && cols == nr {
+                        let (tile_rows, tile_fn) = micro.for_rows(rows_here);
+                        if unit_cs && rows_here == tile_rows && cols == nr {
                             let mut d = [Dst {
                                 ptr: std::ptr::null_mut(),
                                 rs: 0,
@@ -211,13 +269,14 @@ unsafe fn macro_block(
                                     overwrite: c.overwrite && slab == 0,
                                 };
                             }
-                            (micro.run)(kc, a_panel, b_panel, &d[..p.c.len()]);
+                            tile_fn(kc, a_panel, b_panel, src.bs, &d[..p.c.len()]);
                         } else {
                             edge_tile(
                                 micro,
+                                tile_fn,
                                 p,
                                 a_panel,
-                                b_panel,
+                                (b_panel, src.bs),
                                 kc,
                                 (ci, cj),
                                 (rows_here, cols),
@@ -234,16 +293,18 @@ unsafe fn macro_block(
 /// Floats in the largest microkernel tile (AVX-512 12×32 = 384).
 const TILE_MAX: usize = 512;
 
-/// A partial or strided tile: computed into a local buffer, then the valid part written.
+/// A partial or strided tile: computed by `tile_fn` (which covers at least `rows` rows)
+/// into a local buffer, then the valid part written.
 ///
 /// # Safety
 /// As [`macro_block`]'s microkernel call.
 #[allow(clippy::too_many_arguments)]
 unsafe fn edge_tile(
     micro: Micro,
+    tile_fn: TileFn,
     p: &Product<'_>,
     a_panel: *const f32,
-    b_panel: *const f32,
+    (b_panel, bs): (*const f32, usize),
     kc: usize,
     (ci, cj): (usize, usize),
     (rows, cols): (usize, usize),
@@ -265,7 +326,7 @@ unsafe fn edge_tile(
     };
     // SAFETY: the buffer holds mr×nr floats and the microkernel overwrites all of them
     // (overwrite = true) before anything below reads them; panels per the caller.
-    unsafe { (micro.run)(kc, a_panel, b_panel, &[d]) };
+    unsafe { tile_fn(kc, a_panel, b_panel, bs, &[d]) };
     for c in p.c {
         let over = c.overwrite && slab == 0;
         for i in 0..rows {

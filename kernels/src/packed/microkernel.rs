@@ -60,13 +60,34 @@ const PREFETCH_STEPS: usize = 8;
 /// The microkernel body: `MR` rows by `NV` vectors of `S::LANES` columns.
 ///
 /// # Safety
-/// `S`'s ISA is available; `a` holds `kc·MR` floats, `b` holds `kc·NV·LANES` floats; each of
-/// `dst` addresses MR rows of NV·LANES writable floats, disjoint from `a`, `b` and each other.
+/// `S`'s ISA is available; `a` holds `kc·MR` floats; `b` holds `kc` groups of NV·LANES
+/// floats, `bs` apart (`bs = NR` for a packed panel, B's row stride when B is read in
+/// place); each of `dst` addresses MR rows of NV·LANES writable floats, disjoint from `a`,
+/// `b` and each other.
 #[inline(always)]
 pub unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
+    bs: usize,
+    dst: &[Dst],
+) {
+    // SAFETY: the caller's contract, with the panel stride equal to the tile rows.
+    unsafe { tile_rows::<S, MR, NV, MR>(kc, a, b, bs, dst) }
+}
+
+/// The microkernel body for the first `R` rows of a packed A panel whose k steps are `AS`
+/// floats apart (`R ≤ AS`): the full tile when `R = AS = MR`, a shorter one for the last,
+/// partial row panel (no work on the padding rows).
+///
+/// # Safety
+/// As [`tile`], with `a` holding `kc·AS` floats and each destination R rows.
+#[inline(always)]
+pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usize>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    bs: usize,
     dst: &[Dst],
 ) {
     let nr = NV * S::LANES;
@@ -90,7 +111,7 @@ pub unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
                 *x = S::load(b.add(v * S::LANES));
             }
             for v in 0..NV {
-                S::prefetch(b.add(PREFETCH_STEPS * nr + v * S::LANES));
+                S::prefetch(b.wrapping_add(PREFETCH_STEPS * bs + v * S::LANES));
             }
             for (i, row) in acc.iter_mut().enumerate() {
                 let av = S::splat(*a.add(i));
@@ -98,8 +119,8 @@ pub unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
                     row[v] = S::fma(av, bv[v], row[v]);
                 }
             }
-            a = a.add(MR);
-            b = b.add(nr);
+            a = a.add(AS);
+            b = b.wrapping_add(bs);
         }
         for d in dst {
             let coef = S::splat(d.coef);
@@ -118,8 +139,8 @@ pub unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
     }
 }
 
-/// A microkernel entry point: `(kc, packed A, packed B, destinations)`.
-pub type TileFn = unsafe fn(usize, *const f32, *const f32, &[Dst]);
+/// A microkernel entry point: `(kc, packed A, B panel, B step stride, destinations)`.
+pub type TileFn = unsafe fn(usize, *const f32, *const f32, usize, &[Dst]);
 
 /// One ISA's microkernel: its tile shape and entry point.
 #[derive(Clone, Copy, Debug)]
@@ -130,4 +151,18 @@ pub struct Micro {
     pub run: TileFn,
     /// Packing may use the AVX transposing packer (set only where AVX was detected).
     pub simd_pack: bool,
+    /// Shorter tiles `(rows, entry)` over the same MR-stride A panels, fewest rows first,
+    /// for the last partial row panel; empty where the ISA has none.
+    pub partial: &'static [(usize, TileFn)],
+}
+
+impl Micro {
+    /// The shortest tile covering `rows` (≤ MR) rows: `(rows it computes, entry)`.
+    pub fn for_rows(&self, rows: usize) -> (usize, TileFn) {
+        self.partial
+            .iter()
+            .copied()
+            .find(|&(r, _)| r >= rows)
+            .unwrap_or((self.mr, self.run))
+    }
 }

@@ -51,9 +51,9 @@ const MR: usize = 8;
 const NV: usize = 3;
 
 #[target_feature(enable = "neon")]
-unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, dst: &[Dst]) {
+unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
     // SAFETY: NEON is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile::<Neon, MR, NV>(kc, a, b, dst) }
+    unsafe { tile::<Neon, MR, NV>(kc, a, b, bs, dst) }
 }
 
 /// The NEON microkernel. Call its `run` only where NEON was detected.
@@ -63,5 +63,6 @@ pub fn micro() -> Micro {
         nr: NV * 4,
         run: run_tile,
         simd_pack: false,
+        partial: &[],
     }
 }

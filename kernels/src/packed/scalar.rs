@@ -42,9 +42,9 @@ impl Simd for Portable {
 const MR: usize = 4;
 const NV: usize = 2;
 
-unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, dst: &[Dst]) {
+unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
     // SAFETY: no ISA requirement; the panel and destination contract is the caller's.
-    unsafe { tile::<Portable, MR, NV>(kc, a, b, dst) }
+    unsafe { tile::<Portable, MR, NV>(kc, a, b, bs, dst) }
 }
 
 /// The portable microkernel; runs on every host.
@@ -54,5 +54,6 @@ pub fn micro() -> Micro {
         nr: NV * 8,
         run: run_tile,
         simd_pack: false,
+        partial: &[],
     }
 }
