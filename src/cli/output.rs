@@ -43,12 +43,12 @@ pub struct Peak {
     pub source: String,
 }
 
-/// Assumed FMA peak per core when nothing is given: measured on the AMD Zen 5 (AVX-512)
-/// machine this project is developed on.
-pub const ASSUMED_PEAK_PER_CORE: f64 = 265.0;
+/// How long the FMA probe runs when no peak is given (seconds, one thread).
+const PROBE_SECONDS: f64 = 0.05;
 
 impl Peak {
-    /// `--peak-gflops`, else `POOLGRAD_PEAK_GFLOPS`, else 265 per core × `threads`.
+    /// `--peak-gflops`, else `POOLGRAD_PEAK_GFLOPS`, else measured: one thread's FMA
+    /// throughput on the ISA in use (`measure_fma_peak`) × `threads`.
     ///
     /// # Errors
     /// A `POOLGRAD_PEAK_GFLOPS` that is not a finite number > 0.
@@ -74,10 +74,12 @@ impl Peak {
                 .into()),
             };
         }
+        let isa = poolgrad::kernels::settings()?.isa;
+        let per_core = poolgrad::kernels::measure_fma_peak(isa, PROBE_SECONDS);
         Ok(Peak {
-            gflops: ASSUMED_PEAK_PER_CORE * threads as f64,
+            gflops: per_core * threads as f64,
             source: format!(
-                "assumed: {ASSUMED_PEAK_PER_CORE} per core (Zen 5 AVX-512 FMA, measured) × {threads} threads"
+                "measured: {per_core:.0} per core ({isa} FMA probe, one thread) × {threads} threads"
             ),
         })
     }
@@ -86,8 +88,8 @@ impl Peak {
 impl Peak {
     /// The source in a few words, for the chart's label.
     fn short(&self) -> String {
-        match self.source.strip_prefix("assumed: ") {
-            Some(_) => format!("assumed {ASSUMED_PEAK_PER_CORE}/core"),
+        match self.source.split_once(" per core") {
+            Some((measured, _)) => format!("{measured}/core × threads"),
             None => self.source.clone(),
         }
     }

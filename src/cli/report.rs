@@ -29,8 +29,8 @@ pub struct ReportArgs {
     /// else target/poolgrad].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The machine's peak GFLOP/s for the plot [default: POOLGRAD_PEAK_GFLOPS, else 265 per
-    /// core × threads, labelled as assumed].
+    /// The machine's peak GFLOP/s for the plot [default: POOLGRAD_PEAK_GFLOPS, else an FMA
+    /// probe: one thread's measured peak × threads].
     #[arg(long, value_parser = parse_peak)]
     pub peak_gflops: Option<f64>,
     /// Re-measure the default shapes even when the tune cache knows them.
