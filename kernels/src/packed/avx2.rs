@@ -3,7 +3,7 @@
 
 #![cfg(target_arch = "x86_64")]
 
-use super::microkernel::{Dst, Micro, Simd, tile};
+use super::microkernel::{Dst, Micro, Simd, tile_rows};
 use std::arch::x86_64::*;
 
 /// AVX2 vectors of 8 f32 with FMA.
@@ -56,9 +56,9 @@ const MR: usize = 6;
 const NV: usize = 2;
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
+unsafe fn run_tile(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
     // SAFETY: AVX2 and FMA are enabled here; the panel and destination contract is the caller's.
-    unsafe { tile::<Avx2, MR, NV>(kc, a, b, bs, dst) }
+    unsafe { tile_rows::<Avx2, MR, NV, MR>(kc, a, ars, b, bs, dst) }
 }
 
 /// The AVX2+FMA microkernel. Call its `run` only where AVX2 and FMA were detected.

@@ -3,7 +3,7 @@
 
 #![cfg(target_arch = "x86_64")]
 
-use super::microkernel::{Dst, Micro, Simd, TileFn, tile, tile_rows};
+use super::microkernel::{Dst, Micro, Simd, TileFn, tile_rows};
 use std::arch::x86_64::*;
 
 /// AVX-512F vectors of 16 f32.
@@ -58,21 +58,21 @@ pub const MR: usize = 12;
 pub const NV: usize = 2;
 
 #[target_feature(enable = "avx512f")]
-unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
+unsafe fn run_tile(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
     // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile::<Avx512, MR, NV>(kc, a, b, bs, dst) }
+    unsafe { tile_rows::<Avx512, MR, NV, MR>(kc, a, ars, b, bs, dst) }
 }
 
 #[target_feature(enable = "avx512f")]
-unsafe fn run_tile_4(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
+unsafe fn run_tile_4(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
     // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Avx512, 4, NV, MR>(kc, a, b, bs, dst) }
+    unsafe { tile_rows::<Avx512, 4, NV, MR>(kc, a, ars, b, bs, dst) }
 }
 
 #[target_feature(enable = "avx512f")]
-unsafe fn run_tile_8(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
+unsafe fn run_tile_8(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
     // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Avx512, 8, NV, MR>(kc, a, b, bs, dst) }
+    unsafe { tile_rows::<Avx512, 8, NV, MR>(kc, a, ars, b, bs, dst) }
 }
 
 /// Tiles for the last, partial row panel (4 or 8 of the 12 rows).

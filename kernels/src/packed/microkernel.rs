@@ -57,35 +57,25 @@ pub trait Simd: Copy {
 /// How many k steps ahead the packed B panel is prefetched.
 const PREFETCH_STEPS: usize = 8;
 
-/// The microkernel body: `MR` rows by `NV` vectors of `S::LANES` columns.
+/// The microkernel body: `MR` rows by `NV` vectors of `S::LANES` columns, for the first
+/// `MR` rows of an A panel whose k steps are `AS` floats apart (`MR ≤ AS`): the full tile
+/// when `MR = AS`, a shorter one for the last, partial row panel (no work on the padding
+/// rows). `b` holds `kc` groups of NV·LANES floats, `bs` apart (`bs = NR` for a packed
+/// panel, B's row stride when B is read in place); each of `dst` addresses MR rows of
+/// NV·LANES writable floats, disjoint from `a`, `b` and each other.
+///
+/// With `ars = 0`, A is a packed panel (row `i` of step `p` at `a + p·AS + i`); otherwise A
+/// is read in place from a matrix with unit k stride (row `i` of step `p` at
+/// `a + i·ars + p`).
 ///
 /// # Safety
-/// `S`'s ISA is available; `a` holds `kc·MR` floats; `b` holds `kc` groups of NV·LANES
-/// floats, `bs` apart (`bs = NR` for a packed panel, B's row stride when B is read in
-/// place); each of `dst` addresses MR rows of NV·LANES writable floats, disjoint from `a`,
-/// `b` and each other.
-#[inline(always)]
-pub unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-    bs: usize,
-    dst: &[Dst],
-) {
-    // SAFETY: the caller's contract, with the panel stride equal to the tile rows.
-    unsafe { tile_rows::<S, MR, NV, MR>(kc, a, b, bs, dst) }
-}
-
-/// The microkernel body for the first `R` rows of a packed A panel whose k steps are `AS`
-/// floats apart (`R ≤ AS`): the full tile when `R = AS = MR`, a shorter one for the last,
-/// partial row panel (no work on the padding rows).
-///
-/// # Safety
-/// As [`tile`], with `a` holding `kc·AS` floats and each destination R rows.
+/// `S`'s ISA is available; `a` holds `kc·AS` floats (packed) or MR rows of `kc` floats
+/// `ars` apart (in place); B and the destinations as above.
 #[inline(always)]
 pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usize>(
     kc: usize,
     a: *const f32,
+    ars: usize,
     b: *const f32,
     bs: usize,
     dst: &[Dst],
@@ -95,7 +85,6 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
     // the destination tiles, as the caller guarantees.
     unsafe {
         let mut acc = [[S::zero(); NV]; MR];
-        let (mut a, mut b) = (a, b);
         // Prefetch every line of each destination tile now, so the write-back after the
         // k loop does not wait on memory.
         for d in dst {
@@ -105,22 +94,10 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
                 }
             }
         }
-        for _ in 0..kc {
-            let mut bv = [S::zero(); NV];
-            for (v, x) in bv.iter_mut().enumerate() {
-                *x = S::load(b.add(v * S::LANES));
-            }
-            for v in 0..NV {
-                S::prefetch(b.wrapping_add(PREFETCH_STEPS * bs + v * S::LANES));
-            }
-            for (i, row) in acc.iter_mut().enumerate() {
-                let av = S::splat(*a.add(i));
-                for v in 0..NV {
-                    row[v] = S::fma(av, bv[v], row[v]);
-                }
-            }
-            a = a.add(AS);
-            b = b.wrapping_add(bs);
+        if ars == 0 {
+            k_loop::<S, MR, NV, false>(&mut acc, kc, a, 0, AS, b, bs);
+        } else {
+            k_loop::<S, MR, NV, true>(&mut acc, kc, a, ars, 1, b, bs);
         }
         for d in dst {
             let coef = S::splat(d.coef);
@@ -139,8 +116,48 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
     }
 }
 
-/// A microkernel entry point: `(kc, packed A, B panel, B step stride, destinations)`.
-pub type TileFn = unsafe fn(usize, *const f32, *const f32, usize, &[Dst]);
+/// The k loop of a tile: accumulates `kc` rank-1 updates into `acc`. A rows are `ars`
+/// apart when `DIRECT` (else 1), A steps `aks` apart; B steps `bs` apart.
+///
+/// # Safety
+/// As [`tile_rows`].
+#[inline(always)]
+unsafe fn k_loop<S: Simd, const MR: usize, const NV: usize, const DIRECT: bool>(
+    acc: &mut [[S::V; NV]; MR],
+    kc: usize,
+    mut a: *const f32,
+    ars: usize,
+    aks: usize,
+    mut b: *const f32,
+    bs: usize,
+) {
+    // SAFETY: reads stay inside A's rows / panel and B's k steps (`p < kc`), as the
+    // caller guarantees; prefetch addresses need not be valid.
+    unsafe {
+        for _ in 0..kc {
+            let mut bv = [S::zero(); NV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = S::load(b.add(v * S::LANES));
+            }
+            for v in 0..NV {
+                S::prefetch(b.wrapping_add(PREFETCH_STEPS * bs + v * S::LANES));
+            }
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = if DIRECT { a.add(i * ars) } else { a.add(i) };
+                let av = S::splat(*ai);
+                for v in 0..NV {
+                    row[v] = S::fma(av, bv[v], row[v]);
+                }
+            }
+            a = a.wrapping_add(aks);
+            b = b.wrapping_add(bs);
+        }
+    }
+}
+
+/// A microkernel entry point: `(kc, A, A row stride (0: packed panel), B panel, B step
+/// stride, destinations)`.
+pub type TileFn = unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst]);
 
 /// One ISA's microkernel: its tile shape and entry point.
 #[derive(Clone, Copy, Debug)]

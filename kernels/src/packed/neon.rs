@@ -3,7 +3,7 @@
 
 #![cfg(target_arch = "aarch64")]
 
-use super::microkernel::{Dst, Micro, Simd, tile};
+use super::microkernel::{Dst, Micro, Simd, tile_rows};
 use std::arch::aarch64::*;
 
 /// NEON vectors of 4 f32.
@@ -51,9 +51,9 @@ const MR: usize = 8;
 const NV: usize = 3;
 
 #[target_feature(enable = "neon")]
-unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
+unsafe fn run_tile(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
     // SAFETY: NEON is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile::<Neon, MR, NV>(kc, a, b, bs, dst) }
+    unsafe { tile_rows::<Neon, MR, NV, MR>(kc, a, ars, b, bs, dst) }
 }
 
 /// The NEON microkernel. Call its `run` only where NEON was detected.

@@ -1,7 +1,7 @@
 //! Portable microkernel: 4×16 tile over 8-float arrays, which the compiler vectorises with
 //! whatever the baseline target offers (SSE2 on x86_64).
 
-use super::microkernel::{Dst, Micro, Simd, tile};
+use super::microkernel::{Dst, Micro, Simd, tile_rows};
 
 /// Plain arrays of 8 f32.
 #[derive(Clone, Copy, Debug)]
@@ -42,9 +42,9 @@ impl Simd for Portable {
 const MR: usize = 4;
 const NV: usize = 2;
 
-unsafe fn run_tile(kc: usize, a: *const f32, b: *const f32, bs: usize, dst: &[Dst]) {
+unsafe fn run_tile(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
     // SAFETY: no ISA requirement; the panel and destination contract is the caller's.
-    unsafe { tile::<Portable, MR, NV>(kc, a, b, bs, dst) }
+    unsafe { tile_rows::<Portable, MR, NV, MR>(kc, a, ars, b, bs, dst) }
 }
 
 /// The portable microkernel; runs on every host.
