@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 /// Relative difference below which two medians count as a tie.
 const TIE: f64 = 0.02;
 
+/// A warm-up run shorter than this never abandons its kernel (time slices are a few ms).
+const WARM_ABANDON_FLOOR_S: f64 = 0.02;
+
 /// One candidate's measurement.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelTiming {
@@ -110,10 +113,13 @@ pub fn calibrate(
             }
         }
     }
-    // A cold run may pay page faults and scratch allocation: abandon leniently here.
+    // A cold run may pay page faults and scratch allocation, and one run can lose a whole
+    // scheduler time slice on a busy machine: abandon leniently here, and only runs long
+    // enough that a preemption cannot explain them.
     let best_warm = warm.iter().copied().fold(f64::INFINITY, f64::min);
     for (c, &w) in timed.iter_mut().zip(&warm) {
-        if effort.warmup > 0 && w > 4.0 * effort.abort_ratio * best_warm {
+        if effort.warmup > 0 && w > 4.0 * effort.abort_ratio * best_warm && w > WARM_ABANDON_FLOOR_S
+        {
             c.abandoned_at = Some(w);
         }
     }
