@@ -10,7 +10,7 @@
 //! (SSE2) and aarch64 (NEON)); the compiler vectorises the fixed-width chunks.
 //! Ragged edges use the same body with narrower tiles, so there is no remainder copy.
 //!
-//! Where it wins, GFLOP/s on the project's Zen 5 (AVX-512), against the SIMD `packed` of the
+//! Where it wins, GFLOP/s on the project's Zen 4 (AVX-512), against the SIMD `packed` of the
 //! kernels rewrite (`cargo bench -p poolgrad-benches --bench kernels -- skinny`, 2 threads
 //! allowed; one thread in parentheses, from a best-of-5 loop):
 //!
@@ -26,7 +26,7 @@
 //! It loses from 48³ up, on 1024²×4, 256²×16 and n = 10 (packed: 20–80), so `supports`
 //! excludes those; it beats `tiled` everywhere it runs.
 //!
-//! Measured on this project's Zen 5 (rustc 1.95): wider tiles (4×16, 4×32) and `mul_add`
+//! Measured on this project's Zen 4 (rustc 1.95): wider tiles (4×16, 4×32) and `mul_add`
 //! both stop LLVM's SLP vectoriser, which then emits scalar code (5-10× slower), so the
 //! paths use a separate multiply and add on tiles of at most 32 accumulators.
 
@@ -147,7 +147,7 @@ impl MatmulKernel for SmallKernel {
         p.b == Layout::RowMajor && SmallKernel::is_small(p)
     }
 
-    /// Measured on Zen 5, one core (`cargo bench -p poolgrad-benches --bench kernels --
+    /// Measured on Zen 4, one core (`cargo bench -p poolgrad-benches --bench kernels --
     /// skinny`): about 50 GFLOP/s on full tiles with AVX-512, 45 with AVX2, 25 portable
     /// (SSE2) — or, when B does not stay in cache, the time to stream B once per tile of
     /// rows at about 30 GB/s, whichever is larger; plus a per-element cost for C and a
