@@ -125,9 +125,13 @@ pub fn calibrate(
     }
     // Timed rounds, interleaved: every candidate runs once per round, so a change in
     // machine load (2 shared cores) hits all of them alike instead of whoever ran then.
+    // Each round starts with the next candidate, so whatever the first run of a round
+    // pays (caches refilled after the previous round's last kernel) is shared out too.
     for round in 0..effort.max_runs.max(1) {
-        for c in timed.iter_mut().filter(|c| c.abandoned_at.is_none()) {
-            if c.times.len() <= round {
+        let len = timed.len();
+        for i in 0..len {
+            let c = &mut timed[(round + i) % len];
+            if c.abandoned_at.is_none() && c.times.len() <= round {
                 let t = operands.run_once(c.kernel, par);
                 c.times.push(t);
             }
