@@ -6,6 +6,9 @@
 //! `POOLGRAD_PAR=0 RAYON_NUM_THREADS=1 cargo bench --bench autograd`.
 //! The `tiny_ops` group's throughput is nodes, so criterion's time / 1000 is the per-node
 //! cost (target < 200 ns).
+//!
+//! The same steps in JAX (jit, one thread) for a side-by-side run on the same host:
+//! `benches/reference/jax_step.py` (its docstring has the command and measured figures).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use poolgrad::prelude::*;
