@@ -12,59 +12,9 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use poolgrad::memory::BUILTIN_ORDER;
 use poolgrad::prelude::*;
+use poolgrad_benches::{MODELS, TrainStep};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-
-/// The models: name, layer sizes, batch.
-const MODELS: [(&str, &[usize], usize); 2] = [
-    ("mlp_s", &[784, 256, 10], 64),
-    ("mlp_m", &[784, 1024, 1024, 10], 256),
-];
-
-/// One model, its fixed batch and an optimizer, on a graph with one allocator.
-struct Setup {
-    g: Graph,
-    mlp: Mlp,
-    x: Vec<f32>,
-    labels: Vec<usize>,
-    batch: usize,
-    opt: Sgd,
-}
-
-impl Setup {
-    fn new(sizes: &[usize], batch: usize, allocator: &str) -> Setup {
-        let mut g = Graph::with_allocator(allocator).expect("a built-in allocator");
-        let mlp = Mlp::new(&mut g, sizes, Activation::Relu, 42).expect("sizes are valid");
-        let x = Tensor::randn(&[batch, sizes[0]], 7)
-            .expect("shape")
-            .into_vec();
-        let classes = *sizes.last().expect("sizes");
-        let labels = (0..batch).map(|i| (i * 7 + 3) % classes).collect();
-        Setup {
-            g,
-            mlp,
-            x,
-            labels,
-            batch,
-            opt: Sgd::new(0.01),
-        }
-    }
-
-    fn step(&mut self) -> f32 {
-        let g = &mut self.g;
-        let inputs = self.mlp.layers[0].in_features;
-        let x = g
-            .constant_from_slice(&self.x, &[self.batch, inputs])
-            .expect("shape");
-        let logits = self.mlp.forward(g, x).expect("forward");
-        let loss = g.softmax_cross_entropy(logits, &self.labels).expect("loss");
-        let value = g.value(loss).expect("loss").data()[0];
-        g.backward(loss).expect("backward");
-        self.opt.step(g).expect("sgd");
-        g.reset();
-        value
-    }
-}
 
 /// Steady rounds of the summary per model (after 2 warm-up steps); allocators take turns
 /// each round, so a busy machine slows them alike.
@@ -92,9 +42,15 @@ fn summary() {
         "vs system"
     );
     for ((name, sizes, batch), rounds) in MODELS.into_iter().zip(SUMMARY_ROUNDS) {
-        let mut setups: Vec<Setup> = BUILTIN_ORDER
+        let mut setups: Vec<TrainStep> = BUILTIN_ORDER
             .iter()
-            .map(|a| Setup::new(sizes, batch, a))
+            .map(|a| {
+                TrainStep::new(
+                    Graph::with_allocator(a).expect("a built-in allocator"),
+                    sizes,
+                    batch,
+                )
+            })
             .collect();
         let mut before = Vec::new();
         for s in &mut setups {
@@ -149,7 +105,11 @@ fn alloc_step(c: &mut Criterion) {
         group.warm_up_time(Duration::from_secs(1));
         group.measurement_time(Duration::from_secs(3));
         for allocator in BUILTIN_ORDER {
-            let mut s = Setup::new(sizes, batch, allocator);
+            let mut s = TrainStep::new(
+                Graph::with_allocator(allocator).expect("a built-in allocator"),
+                sizes,
+                batch,
+            );
             group.bench_function(BenchmarkId::new(allocator, batch), |b| {
                 s.step(); // warm the buffers (inside, so a filtered-out run skips it)
                 b.iter(|| black_box(s.step()))

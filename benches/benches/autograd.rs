@@ -12,62 +12,19 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use poolgrad::prelude::*;
+use poolgrad_benches::{MODELS, TrainStep};
 use std::hint::black_box;
-
-/// One model and its fixed batch.
-struct Setup {
-    g: Graph,
-    mlp: Mlp,
-    x: Vec<f32>,
-    labels: Vec<usize>,
-    batch: usize,
-    opt: Sgd,
-}
-
-impl Setup {
-    fn new(sizes: &[usize], batch: usize) -> Setup {
-        let mut g = Graph::new().expect("valid POOLGRAD_* environment");
-        let mlp = Mlp::new(&mut g, sizes, Activation::Relu, 42).expect("sizes are valid");
-        let x = Tensor::randn(&[batch, sizes[0]], 7)
-            .expect("shape")
-            .into_vec();
-        let classes = *sizes.last().expect("sizes");
-        let labels = (0..batch).map(|i| (i * 7 + 3) % classes).collect();
-        Setup {
-            g,
-            mlp,
-            x,
-            labels,
-            batch,
-            opt: Sgd::new(0.01),
-        }
-    }
-
-    fn step(&mut self) -> f32 {
-        let g = &mut self.g;
-        let inputs = self.mlp.layers[0].in_features;
-        let x = g
-            .constant_from_slice(&self.x, &[self.batch, inputs])
-            .expect("shape");
-        let logits = self.mlp.forward(g, x).expect("forward");
-        let loss = g.softmax_cross_entropy(logits, &self.labels).expect("loss");
-        let value = g.value(loss).expect("loss").data()[0];
-        g.backward(loss).expect("backward");
-        self.opt.step(g).expect("sgd");
-        g.reset();
-        value
-    }
-}
 
 fn training_step(c: &mut Criterion) {
     poolgrad::link_plugins();
     let mut group = c.benchmark_group("train_step");
     group.sample_size(10);
-    for (name, sizes, batch) in [
-        ("mlp_s", &[784usize, 256, 10][..], 64usize),
-        ("mlp_m", &[784, 1024, 1024, 10][..], 256),
-    ] {
-        let mut s = Setup::new(sizes, batch);
+    for (name, sizes, batch) in MODELS {
+        let mut s = TrainStep::new(
+            Graph::new().expect("valid POOLGRAD_* environment"),
+            sizes,
+            batch,
+        );
         group.bench_function(BenchmarkId::new(name, batch), |b| {
             s.step(); // warm the free lists (inside, so a filtered-out run skips it)
             b.iter(|| black_box(s.step()))

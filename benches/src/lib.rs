@@ -1,2 +1,59 @@
 //! Shared helpers for poolgrad's criterion benches (see `benches/benches/`).
 #![forbid(unsafe_code)]
+
+use poolgrad::prelude::*;
+
+/// The benchmarked models: name, layer sizes, batch (MLP-S and MLP-M of issues 4 and 5).
+pub const MODELS: [(&str, &[usize], usize); 2] = [
+    ("mlp_s", &[784, 256, 10], 64),
+    ("mlp_m", &[784, 1024, 1024, 10], 256),
+];
+
+/// One MLP training step on a fixed batch: forward, softmax cross-entropy, backward, SGD,
+/// then `reset` — the step the `autograd` and `alloc` benches time.
+#[derive(Debug)]
+pub struct TrainStep {
+    /// The graph (its allocator and statistics are what the `alloc` bench reports).
+    pub g: Graph,
+    mlp: Mlp,
+    x: Vec<f32>,
+    labels: Vec<usize>,
+    batch: usize,
+    opt: Sgd,
+}
+
+impl TrainStep {
+    /// An MLP of `sizes` (ReLU) in `g`, with a seeded batch of `batch` rows.
+    pub fn new(mut g: Graph, sizes: &[usize], batch: usize) -> TrainStep {
+        let mlp = Mlp::new(&mut g, sizes, Activation::Relu, 42).expect("sizes are valid");
+        let x = Tensor::randn(&[batch, sizes[0]], 7)
+            .expect("shape")
+            .into_vec();
+        let classes = *sizes.last().expect("sizes");
+        let labels = (0..batch).map(|i| (i * 7 + 3) % classes).collect();
+        TrainStep {
+            g,
+            mlp,
+            x,
+            labels,
+            batch,
+            opt: Sgd::new(0.01),
+        }
+    }
+
+    /// Runs one step; returns the loss.
+    pub fn step(&mut self) -> f32 {
+        let g = &mut self.g;
+        let inputs = self.mlp.layers[0].in_features;
+        let x = g
+            .constant_from_slice(&self.x, &[self.batch, inputs])
+            .expect("shape");
+        let logits = self.mlp.forward(g, x).expect("forward");
+        let loss = g.softmax_cross_entropy(logits, &self.labels).expect("loss");
+        let value = g.value(loss).expect("loss").data()[0];
+        g.backward(loss).expect("backward");
+        self.opt.step(g).expect("sgd");
+        g.reset();
+        value
+    }
+}
