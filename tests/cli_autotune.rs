@@ -2,25 +2,19 @@
 //! print JSON and write the cache file named by POOLGRAD_TUNE_CACHE.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("poolgrad-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::scratch("cli", name)
 }
 
 fn poolgrad(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_poolgrad"));
+    let mut cmd = common::clean_command();
     cmd.args(args)
-        .env_remove("POOLGRAD_AUTOTUNE")
-        .env_remove("POOLGRAD_FORCE_KERNEL")
-        .env_remove("POOLGRAD_TUNE_MISS")
         .env("POOLGRAD_TUNE_CACHE", scratch("default").join("c.txt"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs")
+    common::run(cmd, env)
 }
 
 #[test]

@@ -2,19 +2,17 @@
 //! bad argument is a usage error or an error naming what is accepted, never a panic.
 
 use serde_json::Value;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn poolgrad(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_poolgrad"));
+    let mut cmd = common::clean_command();
     cmd.arg("bench")
         .args(args)
-        .env_remove("POOLGRAD_FORCE_KERNEL")
         .env("POOLGRAD_AUTOTUNE", "off")
         .env("POOLGRAD_BENCH_TRIALS", "2");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs")
+    common::run(cmd, env)
 }
 
 #[test]

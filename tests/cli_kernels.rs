@@ -1,12 +1,11 @@
 //! `poolgrad kernels`: lists every registered kernel, as a table and as JSON.
 
-use std::process::Command;
+mod common;
 
 fn poolgrad(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_poolgrad"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
+    let mut cmd = common::clean_command();
+    cmd.args(args);
+    common::run(cmd, &[])
 }
 
 #[test]

@@ -2,15 +2,14 @@
 //! (model, steps, allocator and kernel names, `POOLGRAD_ALLOCATOR`) is a clear error with a
 //! non-zero exit, never a panic.
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn poolgrad(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_poolgrad"));
-    cmd.args(args).env_remove("POOLGRAD_ALLOCATOR");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs")
+    let mut cmd = common::clean_command();
+    cmd.args(args);
+    common::run(cmd, env)
 }
 
 /// Asserts a failure with exit code `code` whose stderr contains every one of `needles`.

@@ -3,33 +3,19 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("poolgrad-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::scratch("report", name)
 }
 
 fn poolgrad(args: &[&str], env: &[(&str, &str)], cache: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_poolgrad"));
+    let mut cmd = common::clean_command();
     cmd.args(args)
         .env("POOLGRAD_TUNE_CACHE", cache.join("tune-cache.txt"));
-    for var in [
-        "POOLGRAD_AUTOTUNE",
-        "POOLGRAD_FORCE_KERNEL",
-        "POOLGRAD_BENCH_TRIALS",
-        "POOLGRAD_BENCH_WARMUP",
-        "POOLGRAD_PEAK_GFLOPS",
-        "POOLGRAD_ALLOCATOR",
-        "POOLGRAD_PAR",
-    ] {
-        cmd.env_remove(var);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs")
+    common::run(cmd, env)
 }
 
 fn finite(v: &Value, what: &str) -> f64 {

@@ -3,26 +3,18 @@
 
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("poolgrad-train-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("train", name)
 }
 
 fn poolgrad(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_poolgrad"));
-    cmd.arg("train")
-        .args(args)
-        .env_remove("POOLGRAD_ALLOCATOR")
-        .env_remove("POOLGRAD_FORCE_KERNEL")
-        .env("POOLGRAD_AUTOTUNE", "off");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs")
+    let mut cmd = common::clean_command();
+    cmd.arg("train").args(args).env("POOLGRAD_AUTOTUNE", "off");
+    common::run(cmd, env)
 }
 
 #[test]
