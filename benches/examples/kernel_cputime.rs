@@ -7,7 +7,8 @@
 //!     [--kernels packed,mp,anchors.faer] [--shapes 32,64,4096x64x64,784x512x256t] [--threads 2]
 //! ```
 //! A shape is `n` (square) or `MxNxK`; a trailing `t` makes A a transposed view (Aᵀ·B with
-//! A stored K×M). With `--threads N` the kernels get `Par::Rayon(N)` and only wall time is
+//! A stored K×M); a suffix `:XY` gives the layouts of A and B (`r` row-major, `c`
+//! column-major, i.e. a transposed view), e.g. `256x1024x1024:rc` for A·Bᵀ. With `--threads N` the kernels get `Par::Rayon(N)` and only wall time is
 //! reported (the other threads' CPU time is not on the calling thread's clock). Columns:
 //! GFLOP/s by thread CPU time, % of the measured one-thread FMA peak, ratio to the first
 //! kernel, GFLOP/s by wall time.
@@ -72,8 +73,10 @@ fn main() {
     }
     let kernels: Vec<&str> = kernels.split(',').collect();
     for shape in shapes.split(',') {
-        let at = shape.ends_with('t');
-        let d: Vec<usize> = shape
+        let (dims, layouts) = shape.split_once(':').unwrap_or((shape, "rr"));
+        let at = dims.ends_with('t') || layouts.starts_with('c');
+        let bt = layouts.ends_with('c');
+        let d: Vec<usize> = dims
             .trim_end_matches('t')
             .split('x')
             .map(|x| x.parse().expect("shape: n or MxNxK"))
@@ -95,7 +98,11 @@ fn main() {
         } else {
             MatRef::row_major(&a, m, k).expect("sized")
         };
-        let bv = MatRef::row_major(&b, k, n).expect("sized");
+        let bv = if bt {
+            MatRef::row_major(&b, n, k).expect("sized").t()
+        } else {
+            MatRef::row_major(&b, k, n).expect("sized")
+        };
         let flops = 2.0 * (m * n * k) as f64;
         let reps = ((4e6 / flops) as usize).max(1);
         let budget = Duration::from_millis(if flops > 2e9 { 2500 } else { 500 });

@@ -64,6 +64,7 @@ mod graph;
 pub mod nn;
 mod ops;
 pub mod optim;
+mod parallel;
 mod rng;
 mod size_map;
 mod tensor;

@@ -3,6 +3,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::graph::Graph;
+use crate::parallel::for_chunks;
 
 fn check_lr(op: &'static str, lr: f32) -> Result<()> {
     if lr.is_finite() && lr >= 0.0 {
@@ -27,7 +28,8 @@ fn sync_state(state: &mut Vec<Vec<f32>>, g: &mut Graph) {
     }
 }
 
-/// Stochastic gradient descent: `v = μ·v + g; p -= lr·v` (plain `p -= lr·g` when μ = 0).
+/// Stochastic gradient descent: `v = μ·v + g; p -= lr·v` (plain `p -= lr·g` when μ = 0;
+/// that plain update of a large param is split across the kernels' threads).
 #[derive(Debug, Clone)]
 pub struct Sgd {
     lr: f32,
@@ -68,9 +70,12 @@ impl Sgd {
         if mu == 0.0 {
             for (p, grad) in g.params_and_grads_mut() {
                 if let Some(grad) = grad {
-                    for (p, &d) in p.data_mut().iter_mut().zip(grad.data()) {
-                        *p -= lr * d;
-                    }
+                    let grad = grad.data();
+                    for_chunks(p.data_mut(), |off, p| {
+                        for (p, &d) in p.iter_mut().zip(&grad[off..]) {
+                            *p -= lr * d;
+                        }
+                    });
                 }
             }
             return Ok(());

@@ -230,3 +230,34 @@ fn plan_converts_to_the_memory_crates_liveness() {
     planner.plan(&info).unwrap();
     assert_eq!(planner.stats().lower_bound_bytes, plan.lower_bound_bytes());
 }
+
+/// Tensors above the element-wise split threshold (64 Ki elements), so the forward, the
+/// relu backward and the SGD update each run in one chunk per kernel thread where the
+/// environment allows threads (the default under `cargo test`): every element must still
+/// match the closed form.
+#[test]
+fn large_elementwise_passes_match_closed_forms() {
+    let (rows, cols) = (300, 301);
+    let mut g = Graph::new().unwrap();
+    let x = g.param(Tensor::randn(&[rows, cols], 3).unwrap());
+    let b = g.param(Tensor::randn(&[cols], 4).unwrap());
+    let z = g.add(x, b).unwrap();
+    let y = g.relu(z).unwrap();
+    let loss = g.sum(y).unwrap();
+    g.backward(loss).unwrap();
+    let (xv, bv) = (g.value(x).unwrap().clone(), g.value(b).unwrap().clone());
+    let yv = g.value(y).unwrap().data().to_vec();
+    let gx = g.grad(x).unwrap().data().to_vec();
+    for (i, (&xi, (&yi, &gi))) in xv.data().iter().zip(yv.iter().zip(&gx)).enumerate() {
+        let zi = xi + bv.data()[i % cols];
+        assert_eq!(yi, zi.max(0.0), "relu(x + b) at {i}");
+        assert_eq!(gi, if zi > 0.0 { 1.0 } else { 0.0 }, "d/dx at {i}");
+    }
+    let lr = 0.25;
+    let mut opt = poolgrad_core::optim::Sgd::new(lr);
+    opt.step(&mut g).unwrap();
+    let stepped = g.value(x).unwrap().data();
+    for (i, ((&before, &after), &gi)) in xv.data().iter().zip(stepped).zip(&gx).enumerate() {
+        assert_eq!(after, before - lr * gi, "sgd at {i}");
+    }
+}

@@ -85,6 +85,44 @@ fn large_non_square_shapes() {
     assert_eq!(check_all(&kernels, cases), total);
 }
 
+/// Row-major outputs much narrower than a tile (an MLP's logits and their gradients) are
+/// computed transposed by `packed`: across several KC slabs, on two threads, into padded
+/// and strided C, with both accumulation modes.
+#[test]
+fn narrow_outputs() {
+    let kernels = candidates();
+    let shapes: &[(usize, usize, usize, Lay, Lay, Lay)] = &[
+        (256, 10, 1100, Lay::Row, Lay::Row, Lay::Row),
+        (1024, 10, 256, Lay::ColT, Lay::Row, Lay::RowPad),
+        (2000, 7, 600, Lay::Row, Lay::RowPad, Lay::Row),
+        (37, 3, 70, Lay::Strided, Lay::ColT, Lay::RowPad),
+        (90, 1, 33, Lay::Row, Lay::Row, Lay::Row),
+    ];
+    let mut cases = Vec::new();
+    for (idx, &(m, n, k, a, b, c)) in shapes.iter().enumerate() {
+        for (data, accum, par) in [
+            (Data::SmallInt, Accum::Replace, Par::Rayon(2)),
+            (Data::SmallInt, Accum::Add, Par::Seq),
+            (Data::Float, Accum::Add, Par::Rayon(2)),
+        ] {
+            cases.push(Case {
+                m,
+                n,
+                k,
+                a,
+                b,
+                c,
+                accum,
+                par,
+                data,
+                seed: 40 + idx as u64,
+            });
+        }
+    }
+    let total = cases.len() * kernels.len();
+    assert_eq!(check_all(&kernels, cases), total);
+}
+
 /// A zero row stride makes every row of B the same row (a broadcast view); a valid
 /// `MatRef`, so every kernel must handle it.
 #[test]

@@ -14,7 +14,7 @@ impl Graph {
         name: &'static str,
         a: Var,
         b: Var,
-        f: impl Fn(f32, f32) -> f32,
+        f: impl Fn(f32, f32) -> f32 + Sync + Send,
         make: impl FnOnce(Ref, Ref) -> Op,
     ) -> Result<Var> {
         let ra = self.resolve(name, a)?;

@@ -7,6 +7,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::ops::write;
+use crate::parallel::for_chunks;
 use crate::tensor::{MAX_RANK, Shape, Tensor};
 use poolgrad_kernels::Accum;
 
@@ -123,19 +124,48 @@ impl Walk {
     }
 }
 
-/// `out[i] = f(a[.], b[.])` over the broadcast shape of `a` and `b`.
+/// Whether `s`, leading 1s dropped, is the trailing part of `out` (so an operand of shape
+/// `s` repeats with period `s.numel()` over `out`).
+fn is_suffix(s: Shape, out: Shape) -> bool {
+    let dims = s.dims();
+    let lead = dims.iter().take_while(|&&d| d == 1).count();
+    let tail = &dims[lead..];
+    out.dims().ends_with(tail)
+}
+
+/// `out[i] = f(a[.], b[.])` over the broadcast shape of `a` and `b` (split across the
+/// kernels' threads when the shapes are equal or `b` broadcasts along leading axes only).
 pub(crate) fn map2(
     out: &mut [f32],
     out_shape: Shape,
     a: &Tensor,
     b: &Tensor,
-    f: impl Fn(f32, f32) -> f32,
+    f: impl Fn(f32, f32) -> f32 + Sync + Send,
 ) {
     let (ad, bd) = (a.data(), b.data());
     if a.shape_info() == b.shape_info() {
-        for ((o, &x), &y) in out.iter_mut().zip(ad).zip(bd) {
-            *o = f(x, y);
-        }
+        for_chunks(out, |off, out| {
+            for ((o, &x), &y) in out.iter_mut().zip(&ad[off..]).zip(&bd[off..]) {
+                *o = f(x, y);
+            }
+        });
+        return;
+    }
+    if a.shape_info() == out_shape && is_suffix(b.shape_info(), out_shape) && !bd.is_empty() {
+        // `[.., n] + [n]` (a bias on every row): b repeats every `bd.len()` elements.
+        let period = bd.len();
+        for_chunks(out, |off, out| {
+            let mut done = 0;
+            while done < out.len() {
+                let at = (off + done) % period;
+                let len = (period - at).min(out.len() - done);
+                let (o, x) = (&mut out[done..done + len], &ad[off + done..]);
+                for ((o, &x), &y) in o.iter_mut().zip(x).zip(&bd[at..at + len]) {
+                    *o = f(x, y);
+                }
+                done += len;
+            }
+        });
         return;
     }
     let walk = Walk::new(out_shape, a.shape_info(), b.shape_info());
@@ -248,6 +278,41 @@ mod tests {
         let e = broadcast_shape("add", s(&[2, 3]), s(&[2])).unwrap_err();
         assert!(matches!(e, CoreError::Broadcast { axis: 0, .. }), "{e}");
         assert!(e.to_string().contains("[2, 3]") && e.to_string().contains("add"));
+    }
+
+    /// `map2` against an element-by-element reference over every broadcast path,
+    /// including large outputs split across threads at chunk edges that do not line up
+    /// with the rows of the repeated operand.
+    #[test]
+    fn map2_matches_a_reference_on_every_path() {
+        let cases: [(&[usize], &[usize]); 7] = [
+            (&[3, 4, 5], &[4, 5]),
+            (&[3, 4, 5], &[1, 5]),
+            (&[3, 4, 5], &[5]),
+            (&[3, 4, 5], &[]),
+            (&[3, 4, 5], &[3, 1, 5]),
+            (&[300, 997], &[997]),
+            (&[300, 997], &[300, 997]),
+        ];
+        for (ad, bd) in cases {
+            let a = Tensor::randn(ad, 1).unwrap();
+            let b = Tensor::randn(bd, 2).unwrap();
+            let shape = broadcast_shape("t", a.shape_info(), b.shape_info()).unwrap();
+            let mut out = vec![f32::NAN; shape.numel()];
+            map2(&mut out, shape, &a, &b, |x, y| x - 2.0 * y);
+            let (na, nb) = (a.data().len(), b.data().len());
+            for (i, &o) in out.iter().enumerate() {
+                // Every case above repeats a (when smaller) with period na and b with nb,
+                // except the [3, 1, 5] operand, whose element is (i / 20, i % 5).
+                let y = if bd == [3, 1, 5] {
+                    b.data()[i / 20 * 5 + i % 5]
+                } else {
+                    b.data()[i % nb]
+                };
+                let want = a.data()[i % na] - 2.0 * y;
+                assert_eq!(o, want, "a {ad:?} b {bd:?} element {i}");
+            }
+        }
     }
 
     #[test]

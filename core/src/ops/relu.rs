@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::graph::{BackCtx, Graph, Ref, Var};
 use crate::ops::{Op, write};
+use crate::parallel::for_chunks;
 use crate::tensor::Tensor;
 
 impl Graph {
@@ -18,8 +19,11 @@ impl Graph {
 /// `da += gout · [y > 0]` (the subgradient at 0 is 0).
 pub(crate) fn backward(a: Ref, out: &Tensor, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
     if let Some((ga, acc)) = ctx.grads.slot(a) {
-        let d = gout.iter().zip(out.data());
-        write(ga, acc, d.map(|(&go, &y)| if y > 0.0 { go } else { 0.0 }));
+        let y = out.data();
+        for_chunks(ga, |off, ga| {
+            let d = gout[off..].iter().zip(&y[off..]);
+            write(ga, acc, d.map(|(&go, &y)| if y > 0.0 { go } else { 0.0 }));
+        });
     }
     Ok(())
 }

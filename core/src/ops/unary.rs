@@ -5,22 +5,27 @@ use crate::error::Result;
 use crate::graph::Ref;
 use crate::graph::{Graph, Var};
 use crate::ops::Op;
+use crate::parallel::for_chunks;
 
 impl Graph {
-    /// Applies `f` to every element of `a` and records `make(a)` on the tape.
+    /// Applies `f` to every element of `a` (split across the kernels' threads when large)
+    /// and records `make(a)` on the tape.
     pub(crate) fn unary(
         &mut self,
         name: &'static str,
         a: Var,
-        f: impl Fn(f32) -> f32,
+        f: impl Fn(f32) -> f32 + Sync + Send,
         make: impl FnOnce(Ref) -> Op,
     ) -> Result<Var> {
         let ra = self.resolve(name, a)?;
         let shape = self.val(ra).shape_info();
         let mut out = self.pool.alloc(shape.numel());
-        for (o, &x) in out.iter_mut().zip(self.val(ra).data()) {
-            *o = f(x);
-        }
+        let a = self.val(ra).data();
+        for_chunks(&mut out, |off, out| {
+            for (o, &x) in out.iter_mut().zip(&a[off..]) {
+                *o = f(x);
+            }
+        });
         self.push(make(ra), out, shape)
     }
 }

@@ -65,9 +65,12 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
         return;
     }
     // Column-major C: compute Cᵀ = Bᵀ·Aᵀ instead, so the microkernel stores whole rows.
-    // A B term (x = column of B) is exactly an A term of Bᵀ, and vice versa.
+    // A B term (x = column of B) is exactly an A term of Bᵀ, and vice versa. A row-major C
+    // much narrower than a tile (an MLP's 10 logits) is computed transposed too: its few
+    // columns become rows of one tile instead of a third of each tile's width.
+    let column_major = p.c.iter().all(|d| d.cs != 1 && d.rs == 1);
     let transposed: [CDst; MAX_DST];
-    let p = if p.c.iter().all(|d| d.cs != 1 && d.rs == 1) {
+    let p = if column_major || narrow(&micro, &p) {
         transposed = std::array::from_fn(|i| {
             let d = p.c.get(i).copied().unwrap_or(p.c[0]);
             CDst {
@@ -183,6 +186,19 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
             });
         }
     }
+}
+
+/// Whether a row-major `p` wastes so much of each tile on columns past `n` that
+/// computing `Cᵀ = Bᵀ·Aᵀ` does at most 3/4 of the padded work (e.g. `n = 10` on the
+/// 12×32 AVX-512 tile: 256×32 padded vs 12×256 transposed). Transposed, C is written
+/// through the strided edge path, which costs little next to the k loop.
+fn narrow(micro: &Micro, p: &Product<'_>) -> bool {
+    let padded = |rows: usize, cols: usize| {
+        let tail = rows % micro.mr;
+        let rows = rows - tail + if tail > 0 { micro.for_rows(tail).0 } else { 0 };
+        rows * cols.div_ceil(micro.nr) * micro.nr
+    };
+    p.n < micro.nr && p.c.iter().all(|d| d.cs == 1) && 4 * padded(p.n, p.m) <= 3 * padded(p.m, p.n)
 }
 
 /// Largest `k·n` for which a row-major B is read in place rather than packed.

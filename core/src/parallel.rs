@@ -1,0 +1,60 @@
+//! Element-wise work split across the kernels' threads: large element-wise passes (the SGD
+//! update, relu, same-shape binary ops) run in one chunk per thread when the environment
+//! allows kernel threads (`POOLGRAD_PAR`, `POOLGRAD_THREADS`), so a two-thread training
+//! step does not leave a core idle between matmuls. Small passes stay on the calling
+//! thread, where a fork/join would cost more than it saves.
+
+use rayon::prelude::*;
+
+/// Fewest elements for which a pass is split (64 Ki floats = 256 KiB: about 20 µs of
+/// memory traffic on one core, several times a rayon fork/join).
+pub(crate) const PAR_MIN_ELEMS: usize = 1 << 16;
+
+/// Threads element-wise passes may use: the kernels' setting, or 1 where the environment
+/// is invalid (that error is reported by the first matmul, which needs the settings).
+fn threads() -> usize {
+    poolgrad_kernels::settings().map_or(1, |s| s.par().threads())
+}
+
+/// Calls `f(offset, chunk)` over `out` cut into contiguous chunks (`offset` is the index of
+/// the chunk's first element), one chunk per thread when `out` is large, else once.
+pub(crate) fn for_chunks(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    let threads = threads();
+    if threads <= 1 || out.len() < PAR_MIN_ELEMS {
+        f(0, out);
+        return;
+    }
+    // Chunks a multiple of 16 floats (one cache line) so threads never share a line.
+    let chunk = out.len().div_ceil(threads).div_ceil(16) * 16;
+    out.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(i, c)| f(i * chunk, c));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_element_once_with_their_offsets() {
+        for len in [
+            0,
+            5,
+            PAR_MIN_ELEMS - 1,
+            PAR_MIN_ELEMS + 37,
+            3 * PAR_MIN_ELEMS,
+        ] {
+            let mut out = vec![-1.0f32; len];
+            for_chunks(&mut out, |off, c| {
+                for (i, x) in c.iter_mut().enumerate() {
+                    assert_eq!(*x, -1.0, "element {} written twice", off + i);
+                    *x = (off + i) as f32;
+                }
+            });
+            assert!(
+                out.iter().enumerate().all(|(i, &x)| x == i as f32),
+                "len {len}"
+            );
+        }
+    }
+}
