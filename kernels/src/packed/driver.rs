@@ -14,7 +14,7 @@
 
 use super::blocking::Blocking;
 use super::microkernel::{Dst, MAX_DST, Micro, TileFn};
-use super::pack::{Term, pack};
+use super::pack::{Term, pack, pack_b};
 use super::scratch::{Slot, with_buffer};
 use rayon::prelude::*;
 
@@ -154,7 +154,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                         t.at(x0, 0)
                     });
                     // SAFETY: `chunk` holds the group's panels; terms cover len×kc.
-                    unsafe { pack(chunk, &terms[..b_terms.len()], nr, len, kc, micro.simd_pack) };
+                    unsafe { pack_b(chunk, &terms[..b_terms.len()], nr, len, kc, micro.simd_pack) };
                 };
                 if tm * tn > 1 {
                     bp.par_chunks_mut(per * nr * kc)
