@@ -59,6 +59,10 @@ fn large_non_square_shapes() {
         (65, 511, 300, Lay::RowPad, Lay::ColT, Lay::ColPad),
         (3, 700, 301, Lay::Row, Lay::RowPad, Lay::Row),
         (517, 2, 350, Lay::Strided, Lay::ColPad, Lay::ColT),
+        // Wider than one NC column block (1024 or less on the hosts we know): packed B,
+        // and B read in place across blocks.
+        (40, 1100, 300, Lay::Row, Lay::RowPad, Lay::Row),
+        (100, 2080, 64, Lay::Row, Lay::Row, Lay::Row),
     ];
     let mut cases = Vec::new();
     for (idx, &(m, n, k, a, b, c)) in shapes.iter().enumerate() {

@@ -36,6 +36,26 @@ fn registry_lists_the_anchors_and_notes_say_so() {
     );
 }
 
+/// The OpenBLAS note names the core type it runs and flags an AVX-2-or-older one on an
+/// AVX-512 host (the environment's `OPENBLAS_CORETYPE=Haswell`, or an unknown newer Xeon).
+#[cfg(feature = "openblas")]
+#[test]
+fn openblas_note_names_its_core() {
+    let notes = poolgrad_plugins::anchor_notes();
+    let note = notes
+        .iter()
+        .find(|n| n.starts_with("anchors.openblas"))
+        .expect("an OpenBLAS note");
+    assert!(note.contains(", core "), "{note}");
+    let forced = std::env::var("OPENBLAS_CORETYPE").unwrap_or_default();
+    if poolgrad_kernels::Isa::Avx512.host_has() && forced.eq_ignore_ascii_case("haswell") {
+        assert!(note.contains("OPENBLAS_CORETYPE=SkylakeX"), "{note}");
+    }
+    if forced.eq_ignore_ascii_case("skylakex") {
+        assert!(!note.contains("runs well below"), "{note}");
+    }
+}
+
 #[test]
 fn small_shapes_match_naive_exactly() {
     let kernels = anchors();

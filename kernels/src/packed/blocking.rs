@@ -76,21 +76,27 @@ pub struct Blocking {
 
 impl Blocking {
     /// Block sizes for an `mr×nr` microkernel on caches `c`.
+    ///
+    /// The loop order (see `driver.rs`) keeps one A micro-panel (`mr×kc`) in L1 while the
+    /// B micro-panels of the block (`kc×nr` each) stream past it from L2, so:
+    /// - KC: an A micro-panel plus one B micro-panel fit in L1 (else the stream evicts the
+    ///   A panel before its next use), the largest multiple of 64 that does. 48 KiB L1 and
+    ///   12×32 tiles give 256; measured on the Intel Xeon host of PERFORMANCE.md, one
+    ///   thread, same process: 1024³ +5–17% and 1024×2048·1024 +6% over 512, 272 and 320
+    ///   no better than 256. Never below 256: on a Zen 4 with 32 KiB L1 (where the rule
+    ///   gives 128) slabs of 136–384 measured 5–15% slower than 512, so shallow slabs are
+    ///   not what a small L1 wants there.
+    /// - NC: the packed B block (`kc×nc`), read once per A micro-panel, stays in half of
+    ///   L2: 1024 columns at KC = 256 on a 2 MiB L2 (a 4096-column block, which spills to
+    ///   L3, measured 17% slower at 1024×4096·512).
+    /// - MC: A is packed `mc` rows at a time and each micro-panel is used once per B
+    ///   block, so MC only bounds the packing buffer: an eighth of L2 keeps it from
+    ///   evicting the B block.
     pub fn new(mr: usize, nr: usize, c: CacheSizes) -> Blocking {
         const F32: usize = std::mem::size_of::<f32>();
-        // KC: deep slabs amortise the C update per tile (one load+store of C per slab). The
-        // A micro-panel (mr×kc, 24 KiB for 12×512) stays in L1 while B micro-panels
-        // (kc×nr) stream past it with prefetch; a quarter of L2 for one of those. Measured
-        // best at 512 on this Zen 4 (136..384 were 5–15% slower at n ≥ 1024), so capped.
-        let kc = (c.l2 / 4 / (nr * F32)).clamp(128, 512) / 8 * 8;
-        // MC: the packed A block (mc×kc) takes about half of L2.
-        let mc = ((c.l2 / 2 / (kc * F32)) / mr).max(1) * mr;
-        // NC: the packed B block (kc×nc) takes a quarter of the shared L3, at most 4096
-        // columns.
-        let nc = ((c.l3 / 4 / (kc * F32)) / nr)
-            .clamp(1, 4096 / nr.max(1))
-            .max(1)
-            * nr;
+        let kc = (c.l1d / ((mr + nr) * F32) / 64 * 64).clamp(256, 512);
+        let nc = (c.l2 / 2 / (kc * F32) / nr).clamp(1, 4096 / nr.max(1)) * nr;
+        let mc = (c.l2 / 8 / (kc * F32) / mr).max(1) * mr;
         Blocking { mc, kc, nc }
     }
 }
@@ -112,5 +118,40 @@ mod tests {
         assert_eq!(b.mc % 12, 0);
         assert_eq!(b.nc % 32, 0);
         assert!(b.kc >= 64);
+    }
+
+    #[test]
+    fn blocks_follow_the_caches() {
+        // 48 KiB L1, 2 MiB L2 (the Intel Xeon host): 44 floats per k step fit 279 steps.
+        let xeon = CacheSizes {
+            l1d: 48 << 10,
+            l2: 2 << 20,
+            l3: 300 << 20,
+        };
+        let b = Blocking::new(12, 32, xeon);
+        assert_eq!((b.kc, b.nc), (256, 1024));
+        assert!((12 + 32) * b.kc * 4 <= xeon.l1d);
+        assert!(b.kc * b.nc * 4 <= xeon.l2 / 2);
+        // A smaller L1 does not go below 256 (see `new`); a tiny cache still gets a usable
+        // block.
+        let small = CacheSizes {
+            l1d: 32 << 10,
+            l2: 1 << 20,
+            l3: 32 << 20,
+        };
+        assert_eq!(Blocking::new(12, 32, small).kc, 256);
+        // A large L1 (96 KiB) takes deeper slabs.
+        let big = CacheSizes {
+            l1d: 96 << 10,
+            ..xeon
+        };
+        assert_eq!(Blocking::new(12, 32, big).kc, 512);
+        let tiny = CacheSizes {
+            l1d: 4 << 10,
+            l2: 4 << 10,
+            l3: 4 << 10,
+        };
+        let t = Blocking::new(12, 32, tiny);
+        assert!(t.kc >= 256 && t.nc >= 32 && t.mc >= 12);
     }
 }

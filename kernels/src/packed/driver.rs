@@ -2,15 +2,17 @@
 //! `C_d (=|+=) coef_d · (Σ A-terms)·(Σ B-terms)` on raw, already-checked operands.
 //!
 //! Loops, outermost first (BLIS numbering):
-//! 5. `jc`: NC-wide column blocks of B and C (packed B block sized for L3);
+//! 5. `jc`: NC-wide column blocks of B and C (the packed B block stays in L2);
 //! 4. `pc`: KC-deep slabs of k; pack B[pc, jc] into NR-column panels (shared by threads);
-//! 3. `ic`: MC-tall row blocks of A (per thread); pack A[ic, pc] into MR-row panels (L2);
+//! 3. `ic`: MC-tall row blocks of A (per thread); pack A[ic, pc] into MR-row panels;
 //! 2. `ir`: MR-tall micro-panels of packed A (one stays in L1 through loop 1);
-//! 1. `jr`: NR-wide micro-panels of packed B, streamed from L2/L3 with prefetch; one
+//! 1. `jr`: NR-wide micro-panels of packed B, streamed from L2 with prefetch; one
 //!    microkernel call per MR×NR tile.
 //!
-//! Loops 2 and 1 are in the order that measured faster here (A micro-panel resident, about
-//! +4% at n ≥ 512 over the classic B-resident order).
+//! Loops 2 and 1 are in the order that measured faster on Zen 4 (A micro-panel resident,
+//! about +4% at n ≥ 512 over the classic B-resident order): the broadcast operand stays,
+//! the vector operand streams, as in BLIS's AVX-512 kernels with the roles of A and B
+//! swapped. `blocking.rs` sizes the blocks for that order.
 
 use super::blocking::Blocking;
 use super::microkernel::{Dst, MAX_DST, Micro, TileFn};
@@ -95,23 +97,31 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     let (mc, kc_max, nc) = (blk.mc, blk.kc, blk.nc);
     // Thread grid: rows of C split in `tm` parts, columns of each NC block in `tn`.
     let (tm, tn) = thread_grid(m, n, mr, nr, threads);
-    // Problems with a modest row-major B read it in place instead of packing it
-    // (measured on Zen 4: +13% at n = 32, +7% at 64, +3% at 256, +10% at 64×784·784×256,
-    // +4.5% on Aᵀ·B 784×256·256×512; two threads +15–20% at n = 256, as no thread waits
-    // for a shared packed B; 1–1.5% slower at k·n = 1024², hence the limit).
+    // A row-major B is read in place instead of packed when few row panels share it
+    // (packing costs about one pass over B; each row panel reading it in place costs a
+    // little more than reading a packed panel) or when it is small enough to stay in L1,
+    // and its k·n is modest (row strides of many KiB cost TLB misses in place). Measured
+    // on the Intel Xeon host, one thread, same process, in place ÷ packed: m = 32 1.38×,
+    // 64 1.18×, 96 1.07×, 128 1.07×, 64×784·784×256 1.15×, 4096×64·64×64 1.02×; 256³
+    // 1.00×; 384³ 0.96×, 512³ 0.95×, 256×784·784×512 0.95×.
+    let rows_per_thread = m.div_ceil(tm);
     let direct_b = p.b.len() == 1
         && p.b[0].coef == 1.0
         && p.b[0].xs == 1
         && n.is_multiple_of(nr)
-        && k * n <= DIRECT_B_MAX;
+        && k * n <= DIRECT_B_MAX
+        && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL);
 
     // Loop 5: column blocks of C and B.
     for jc in (0..n).step_by(nc) {
         let nc_cur = nc.min(n - jc);
         let b_panels = nc_cur.div_ceil(nr);
         // Loop 4: k slabs; the first slab applies Replace, later ones accumulate.
-        for (slab, pc) in (0..k).step_by(kc_max).enumerate() {
-            let kc = kc_max.min(k - pc);
+        // Even slabs (784 = 264 + 264 + 256, not 256 + 256 + 256 + 16): a thin last slab pays
+        // a tile's fixed cost for little work. 256×512·784×512: +2.9% in one-process A/B.
+        let kc_step = k.div_ceil(k.div_ceil(kc_max)).next_multiple_of(8);
+        for (slab, pc) in (0..k).step_by(kc_step).enumerate() {
+            let kc = kc_step.min(k - pc);
             let b_terms: [Term; MAX_DST] = std::array::from_fn(|i| {
                 let t = p.b.get(i).copied().unwrap_or(p.b[0]);
                 t.at(jc, pc)
@@ -203,6 +213,13 @@ fn narrow(micro: &Micro, p: &Product<'_>) -> bool {
 
 /// Largest `k·n` for which a row-major B is read in place rather than packed.
 const DIRECT_B_MAX: usize = 512 * 1024;
+
+/// Most row panels per thread that read a B of more than [`DIRECT_B_SMALL`] floats in
+/// place (beyond this many, packing B once pays for itself).
+const DIRECT_B_MAX_PANELS: usize = 16;
+
+/// A B of at most this many floats (16 KiB, well inside L1) is always read in place.
+const DIRECT_B_SMALL: usize = 4 * 1024;
 
 /// Largest k for which a row-major A is read in place rather than packed.
 const DIRECT_A_MAX_K: usize = 1024;

@@ -30,9 +30,13 @@ pub fn notes() -> Vec<String> {
         "anchors.faer: faer 0.24 (faer::linalg::matmul::matmul)".to_string(),
         "anchors.matrixmultiply: matrixmultiply 0.3 sgemm, serial".to_string(),
     ];
-    if cfg!(feature = "openblas") {
-        out.push("anchors.openblas: system OpenBLAS cblas_sgemm".to_string());
-    } else {
+    #[cfg(feature = "openblas")]
+    out.push(format!(
+        "anchors.openblas: system OpenBLAS cblas_sgemm, {}",
+        openblas::core_note()
+    ));
+    #[cfg(not(feature = "openblas"))]
+    {
         out.push(
             "anchors.openblas: skipped (build with --features openblas; needs libopenblas-dev)"
                 .to_string(),

@@ -31,6 +31,34 @@ unsafe extern "C" {
         ldc: c_int,
     );
     fn openblas_set_num_threads(n: c_int);
+    fn openblas_get_corename() -> *const std::ffi::c_char;
+}
+
+/// The core type OpenBLAS picked for its kernels, with a warning when that wastes this
+/// host's vector width: a forced `Haswell` runs AVX2 kernels on an AVX-512 host, and
+/// OpenBLAS 0.3.21 takes newer Xeons it does not know for `Prescott` (SSE3, about a tenth of
+/// the rate). `OPENBLAS_CORETYPE=SkylakeX` selects its AVX-512 kernels.
+pub fn core_note() -> String {
+    // SAFETY: OpenBLAS returns a pointer to a static NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr(openblas_get_corename()) };
+    let name = name.to_string_lossy().into_owned();
+    let avx512 = poolgrad_kernels::Isa::Avx512.host_has();
+    let weak = [
+        "prescott",
+        "core2",
+        "nehalem",
+        "sandybridge",
+        "haswell",
+        "zen",
+    ];
+    if avx512 && weak.contains(&name.to_ascii_lowercase().as_str()) {
+        format!(
+            "core {name} (this host has AVX-512: that kernel set runs well below it; \
+             set OPENBLAS_CORETYPE=SkylakeX or Cooperlake)"
+        )
+    } else {
+        format!("core {name}")
+    }
 }
 
 /// Calls OpenBLAS's `cblas_sgemm`; see the module documentation.
