@@ -4,7 +4,7 @@
 //! none, with SGD + momentum and with Adam; with `system` every step makes exactly one per
 //! intermediate gradient, as its `MemStats` say.
 //!
-//! The real `packed` kernel runs (forced, serial: `POOLGRAD_PAR=0`, so no rayon task is
+//! The real `packed` kernel runs (forced, serial: `POOLGRAD_PAR=0`, so no helper task is
 //! spawned); its packing buffers are per thread and reused. Own test binary: the counting
 //! allocator is process-wide, and the environment is set before any graph exists.
 

@@ -20,6 +20,7 @@ mod scratch;
 mod transpose;
 
 pub use blocking::{Blocking, CacheSizes, cache_sizes};
+pub use parallel::run_parts;
 pub use scratch::scratch_bytes;
 
 pub(crate) use driver::{CDst, Product};
@@ -106,9 +107,7 @@ pub(crate) unsafe fn fused(kernel: &PackedKernel, p: Product<'_>, par: Par) {
     let (micro, blk) = kernel.plan();
     let threads = parallel::threads_for(p.m, p.n, p.k, par.threads());
     // SAFETY: the ISA of `micro` was detected (plan_for); operand validity is the caller's.
-    parallel::in_pool(threads, move || unsafe {
-        driver::run(micro, blk, p, threads)
-    });
+    unsafe { driver::run(micro, blk, p, threads) };
 }
 
 /// The single term of a checked view of A (x = row, p = column).

@@ -1,9 +1,10 @@
-//! Thread policy: how many threads a product gets (serial below a work threshold) and
-//! which rayon pool runs it (the global one, or a lazily built pool of the asked size).
+//! Thread policy: how many threads a product gets (serial below a work threshold), and how
+//! its parts run: on the calling thread plus a lazily built pool of helper threads.
 
 use once_cell::sync::Lazy;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Below this many multiply-adds (`m·n·k`) a product stays on the calling thread: the
 /// fork/join and the split packing cost more than a second core saves (≈ 160³).
@@ -22,38 +23,104 @@ pub fn threads_for(m: usize, n: usize, k: usize, allowed: usize) -> usize {
     }
 }
 
-/// Pools built for thread counts other than the global pool's, kept for the process.
+/// Helper pools by size, built on first use and kept for the process.
 static POOLS: Lazy<Mutex<Vec<(usize, &'static ThreadPool)>>> = Lazy::new(Mutex::default);
 
-/// Runs `f` where rayon parallel iterators use `threads` threads: inline when the current
-/// pool already has that many, otherwise inside a cached pool of that size.
-pub fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    if threads <= 1 || threads == rayon::current_num_threads() {
-        return f();
+/// A pool of `size` helper threads, or `None` (with a warning) where one cannot be built.
+fn helpers(size: usize) -> Option<&'static ThreadPool> {
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&(_, pool)) = pools.iter().find(|(n, _)| *n == size) {
+        return Some(pool);
     }
-    let pool = {
-        let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
-        match pools.iter().find(|(n, _)| *n == threads) {
-            Some(&(_, pool)) => Some(pool),
-            None => match ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .thread_name(move |i| format!("poolgrad-{threads}-{i}"))
-                .build()
-            {
-                Ok(pool) => {
-                    let pool: &'static ThreadPool = Box::leak(Box::new(pool));
-                    pools.push((threads, pool));
-                    Some(pool)
-                }
-                Err(e) => {
-                    log::warn!("cannot build a {threads}-thread pool ({e}); using the current one");
-                    None
-                }
-            },
+    match ThreadPoolBuilder::new()
+        .num_threads(size)
+        .thread_name(move |i| format!("poolgrad-helper-{i}-of-{size}"))
+        .build()
+    {
+        Ok(pool) => {
+            let pool: &'static ThreadPool = Box::leak(Box::new(pool));
+            pools.push((size, pool));
+            Some(pool)
+        }
+        Err(e) => {
+            log::warn!("cannot build a pool of {size} helper threads ({e}); running serially");
+            None
+        }
+    }
+}
+
+/// Runs `f(0)`, …, `f(parts − 1)` on `threads` threads: the calling thread and
+/// `threads − 1` helpers, each part claimed once from a shared counter.
+///
+/// The caller starts on the first part at once and keeps claiming; a helper joins when it
+/// wakes, so a late helper takes fewer parts instead of delaying them. A rayon parallel
+/// iterator called from outside its pool instead hands every part to the pool's workers
+/// and puts the caller to sleep until they finish (a third thread on two cores, and the
+/// caller's wake-up on the critical path: 7–36 µs per fork/join measured on the two-vCPU
+/// Xeon host of PERFORMANCE.md).
+pub fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
+    let pool = if threads > 1 && parts > 1 {
+        helpers(threads.min(parts) - 1)
+    } else {
+        None
+    };
+    let Some(pool) = pool else {
+        (0..parts).for_each(f);
+        return;
+    };
+    let next = AtomicUsize::new(0);
+    let claim = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= parts {
+                break;
+            }
+            f(i);
         }
     };
-    match pool {
-        Some(pool) => pool.install(f),
-        None => f(),
+    pool.in_place_scope(|s| {
+        for _ in 1..threads.min(parts) {
+            s.spawn(|_| claim());
+        }
+        claim();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    #[test]
+    fn every_part_runs_exactly_once() {
+        for threads in 1..=4 {
+            for parts in 0..=7 {
+                let runs: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
+                run_parts(threads, parts, |i| {
+                    runs[i].fetch_add(1, Ordering::Relaxed);
+                });
+                assert!(
+                    runs.iter().all(|r| r.load(Ordering::Relaxed) == 1),
+                    "threads {threads}, parts {parts}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_helper_takes_parts_while_the_caller_works() {
+        // Parts that sleep leave the helper ample time to wake and claim one.
+        let ids = Mutex::new(HashSet::new());
+        run_parts(2, 4, |_| {
+            std::thread::sleep(Duration::from_millis(30));
+            ids.lock().unwrap().insert(std::thread::current().id());
+        });
+        let ids = ids.into_inner().unwrap();
+        assert!(
+            ids.contains(&std::thread::current().id()),
+            "the caller ran no part"
+        );
+        assert_eq!(ids.len(), 2, "expected the caller and one helper");
     }
 }
