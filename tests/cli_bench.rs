@@ -81,6 +81,24 @@ fn table_output_has_ratio_and_pick_columns() {
 }
 
 #[test]
+fn a_pick_outside_the_timed_kernels_is_marked_not_timed() {
+    // The scheduler never picks naive at 32³, so its pick was not among the timed kernels.
+    let out = poolgrad(&["--sizes", "32", "--kernels", "naive"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = stdout
+        .lines()
+        .rfind(|l| l.starts_with("32x32x32:rrr"))
+        .expect("summary row");
+    assert!(summary.ends_with("not timed"), "{summary}");
+    assert!(!stdout.contains("NaN"), "{stdout}");
+}
+
+#[test]
 fn bad_arguments_are_errors() {
     // (arguments, environment, exit code, words the error must contain)
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], i32, &'a [&'a str]);

@@ -11,24 +11,19 @@ One thread:
 Prints, per model, the median (and p10/p90) wall time of one step over many steps after
 warm-up; each step blocks on its result.
 
-Measured 2026-11-25 on this repo's AMD Zen 4 host (2 cores shared with other work, FP32
-FMA peak 117.6 GFLOP/s per core), jax 0.10.2 / jaxlib 0.10.2 (PyPI CPU wheels), Python
-3.11.7, pinned to core 0 with the XLA_FLAGS above, interleaved with poolgrad's
-`POOLGRAD_PAR=0 RAYON_NUM_THREADS=1 taskset -c 0 cargo bench --bench autograd -- train_step`:
+Compare with poolgrad's `benches/examples/step_time.rs`, which times the same step the
+same way. On a shared machine, run the two at once, each pinned to its own core, and swap
+the cores between rounds, so both see the same noise:
 
-    run   JAX mlp_s   JAX mlp_m   poolgrad mlp_s   poolgrad mlp_m
-    1     0.603 ms    26.51 ms    0.547 ms         25.5 ms
-    2     0.620 ms    26.14 ms    0.549 ms         27.0 ms
-    3     0.614 ms    27.03 ms    0.562 ms         27.3 ms
-    4     0.625 ms    26.89 ms    0.557 ms         27.4 ms
-    5     0.616 ms    27.69 ms    0.555 ms         27.1 ms
+    XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" REPS=2 \
+        taskset -c 1 python3 benches/reference/jax_step.py &
+    POOLGRAD_PAR=0 taskset -c 0 ./target/release/examples/step_time --reps 3
 
-JAX columns: median of 2000 / 200 steps; poolgrad columns: criterion's point estimate
-(10 samples, --warm-up-time 1 --measurement-time 4-5; its median in run 5: 0.553 / 27.17
-ms). So on one Zen 4 core poolgrad's step is ~10% faster than JAX jit on MLP-S and on par
-with it on MLP-M (both within ~1.3x of the FLOP floor: MLP-M's step is 2.45 GFLOP of
-matmul, 20.8 ms at the 117.6 GFLOP/s peak). The issue's absolute targets (0.25 / 11 ms)
-were set against JAX on a Zen 5 core with ~2.25x this peak.
+Measured figures (jax 0.10.2 / jaxlib 0.10.2, PyPI CPU wheels, Python 3.11.7) are in
+PERFORMANCE.md, section 4: on the 2-vCPU Intel Xeon host (2026-12-02), one thread,
+poolgrad's p10 step is 0.42-0.43 ms against JAX's 0.51-0.58 on MLP-S and 20.0 ms against
+19.2 ms on MLP-M; on two threads JAX is about 25% faster on MLP-M. Section 6 keeps the
+earlier Zen 4 figures (MLP-S 0.555 vs 0.62 ms, MLP-M 27.1 vs 26.9 ms).
 """
 
 import os

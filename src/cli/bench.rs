@@ -245,8 +245,14 @@ pub fn print(results: &[ShapeResult], knobs: &BenchKnobs, threads: usize) {
             }
             Err(_) => ("(error)", f64::NAN),
         };
+        // A pick outside `--kernels` was not timed: say so rather than print NaN.
+        let ratio = if ratio.is_finite() {
+            format!("{ratio:.2}")
+        } else {
+            "not timed".to_string()
+        };
         println!(
-            "{:<18} {:<18} {:>9.1} {:<18} {:>9.2}",
+            "{:<18} {:<18} {:>9.1} {:<18} {:>9}",
             format_shape(&r.problem),
             fastest,
             r.gflops_of(fastest).unwrap_or(f64::NAN),
