@@ -1,17 +1,19 @@
 //! poolgrad's training step timed the way `benches/reference/jax_step.py` times JAX's, so
 //! the two can be run alternately and compared line by line: median, p10 and p90 wall time
 //! of one step (forward, softmax cross-entropy, backward, SGD) over many steps after
-//! warm-up, for MLP-S and MLP-M.
+//! warm-up, for MLP-S and MLP-M. With `--phases`, also the median and p10 of each phase
+//! (forward + loss, backward, SGD + reset), to see which one a change or a second thread
+//! moves.
 //!
 //! ```text
-//! cargo run --release -p poolgrad-benches --example step_time -- [--reps N] [--models mlp_s,mlp_m]
+//! cargo run --release -p poolgrad-benches --example step_time -- [--reps N] [--models mlp_s,mlp_m] [--phases]
 //! POOLGRAD_PAR=0 taskset -c 0 cargo run --release -p poolgrad-benches --example step_time
 //! ```
 //! Threads follow the usual settings (`POOLGRAD_PAR`, `POOLGRAD_THREADS`); the first line
 //! says which applied.
 
 use poolgrad::prelude::*;
-use poolgrad_benches::{MODELS, TrainStep};
+use poolgrad_benches::{MODELS, Phase, TrainStep};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -35,6 +37,7 @@ fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut reps = 1;
     let mut wanted: Vec<String> = MODELS.iter().map(|m| m.0.to_string()).collect();
+    let mut phases = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let value = |v: Option<&String>| v.cloned().ok_or(format!("{a} needs a value"));
@@ -48,9 +51,10 @@ fn run() -> Result<(), String> {
                     .ok_or(format!("--reps {v:?} refused; accepted: an integer >= 1"))?;
             }
             "--models" => wanted = value(it.next())?.split(',').map(str::to_string).collect(),
+            "--phases" => phases = true,
             _ => {
                 return Err(format!(
-                    "unknown argument {a:?}; accepted: --reps N, --models a,b"
+                    "unknown argument {a:?}; accepted: --reps N, --models a,b, --phases"
                 ));
             }
         }
@@ -76,21 +80,47 @@ fn run() -> Result<(), String> {
             for _ in 0..(steps / 10).max(10) {
                 step.step();
             }
-            let mut times: Vec<f64> = (0..steps)
-                .map(|_| {
-                    let t0 = Instant::now();
-                    std::hint::black_box(step.step());
-                    t0.elapsed().as_secs_f64() * 1e3
-                })
-                .collect();
-            times.sort_by(f64::total_cmp);
-            let at = |q: usize| times[(times.len() * q / 10).min(times.len() - 1)];
+            // Per step: the whole step, then each phase (ms).
+            let mut times: [Vec<f64>; 4] = Default::default();
+            for _ in 0..steps {
+                let t0 = Instant::now();
+                let mut last = t0;
+                let mut split = [0.0; 3];
+                std::hint::black_box(step.step_phases(|phase| {
+                    let now = Instant::now();
+                    let slot = match phase {
+                        Phase::Forward => 0,
+                        Phase::Backward => 1,
+                        Phase::Update => 2,
+                    };
+                    split[slot] = (now - last).as_secs_f64() * 1e3;
+                    last = now;
+                }));
+                times[0].push(t0.elapsed().as_secs_f64() * 1e3);
+                for (t, v) in times[1..].iter_mut().zip(split) {
+                    t.push(v);
+                }
+            }
+            for t in &mut times {
+                t.sort_by(f64::total_cmp);
+            }
+            let at = |t: &[f64], q: usize| t[(t.len() * q / 10).min(t.len() - 1)];
+            let all = &times[0];
             println!(
                 "{name}: median {:.3} ms  (p10 {:.3}, p90 {:.3}; {steps} steps)",
-                at(5),
-                at(1),
-                at(9)
+                at(all, 5),
+                at(all, 1),
+                at(all, 9)
             );
+            if phases {
+                let names = ["forward+loss", "backward", "sgd+reset"];
+                let parts: Vec<String> = names
+                    .iter()
+                    .zip(&times[1..])
+                    .map(|(n, t)| format!("{n} {:.3} (p10 {:.3})", at(t, 5), at(t, 1)))
+                    .collect();
+                println!("  {name} phases, median ms: {}", parts.join(", "));
+            }
         }
     }
     Ok(())
