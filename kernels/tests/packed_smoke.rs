@@ -242,3 +242,41 @@ fn mp_matches_naive() {
         Par::Seq,
     );
 }
+
+#[test]
+fn parallel_products_from_many_callers_at_once() {
+    // Several plain threads, then several workers of rayon's global pool, each running a
+    // parallel product (big enough for 2 and 3 threads, split by columns) at the same time: they share the helper pool, and a caller whose
+    // helper is busy runs its parts itself.
+    let kern = PackedKernel::new();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let kern = &kern;
+            s.spawn(move || {
+                check(
+                    kern,
+                    160 + t,
+                    300,
+                    100,
+                    Lay::Row,
+                    Lay::Row,
+                    Lay::Row,
+                    Par::Rayon(2),
+                );
+            });
+        }
+    });
+    use rayon::prelude::*;
+    (0..4usize).into_par_iter().for_each(|t| {
+        check(
+            &kern,
+            96 + t,
+            700,
+            100,
+            Lay::Row,
+            Lay::Col,
+            Lay::Row,
+            Par::Rayon(3),
+        );
+    });
+}
