@@ -31,11 +31,7 @@ fn selected_sizes_shapes_and_kernels_are_timed() {
         ],
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(r["threads"], 1);
     let shapes = r["shapes"].as_array().unwrap();
@@ -67,11 +63,7 @@ fn selected_sizes_shapes_and_kernels_are_timed() {
 fn table_output_has_ratio_and_pick_columns() {
     let out = poolgrad(&["--sizes", "32", "--kernels", "naive,packed"], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert!(
         stdout.contains("GFLOP/s") && stdout.contains("× best"),
         "{stdout}"
@@ -85,11 +77,7 @@ fn a_pick_outside_the_timed_kernels_is_marked_not_timed() {
     // The scheduler never picks naive at 32³, so its pick was not among the timed kernels.
     let out = poolgrad(&["--sizes", "32", "--kernels", "naive"], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let summary = stdout
         .lines()
         .rfind(|l| l.starts_with("32x32x32:rrr"))

@@ -11,11 +11,7 @@ fn poolgrad(args: &[&str]) -> std::process::Output {
 #[test]
 fn lists_the_builtin_kernels() {
     let out = poolgrad(&["kernels"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     for name in ["naive", "tiled", "packed", "mp"] {
         assert!(
@@ -29,11 +25,7 @@ fn lists_the_builtin_kernels() {
 #[test]
 fn json_has_availability_isa_and_hint() {
     let out = poolgrad(&["kernels", "--json", "--shape", "64x10x256:rcr"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["sample_shape"], "64x10x256:rcr");
     let kernels = json["kernels"].as_array().unwrap();

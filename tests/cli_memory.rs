@@ -28,11 +28,7 @@ fn json_reports_every_allocator() {
         &["memory", "--json", "--steps", "3", "--kernels", "packed"],
         &[("POOLGRAD_ALLOCATOR", "pool")],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["model"]["sizes"], serde_json::json!([784, 256, 10]));
     assert_eq!(json["default_allocator"], "pool");

@@ -250,11 +250,7 @@ fn json_flag_prints_the_report_and_knobs_are_honoured() {
         ],
         &dir,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let report: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON only");
     check_schema(&report);
     assert_eq!(report["calibration"]["forced"], "tiled");

@@ -20,11 +20,7 @@ fn poolgrad(args: &[&str], env: &[(&str, &str)]) -> Output {
 #[test]
 fn default_run_reaches_98_percent_on_digits() {
     let out = poolgrad(&["--json"], &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let acc = r["test_accuracy"].as_f64().unwrap();
     assert!(acc >= 0.98, "default configuration reaches {acc}");
@@ -63,11 +59,7 @@ fn options_are_applied_and_printed() {
         &[],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert!(
         stdout.contains("hidden [16, 8], 2 epochs, batch 64"),
         "{stdout}"
@@ -93,11 +85,7 @@ fn trains_on_a_users_csv() {
         &["--data", path.to_str().unwrap(), "--epochs", "20", "--json"],
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["test_rows"], 40);
     assert!(r["test_accuracy"].as_f64().unwrap() > 0.95, "{r}");

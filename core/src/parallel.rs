@@ -4,8 +4,6 @@
 //! step does not leave a core idle between matmuls. Small passes stay on the calling
 //! thread, where a fork/join would cost more than it saves.
 
-use std::sync::Mutex;
-
 /// Fewest elements for which a pass is split (64 Ki floats = 256 KiB: about 20 µs of
 /// memory traffic on one core, several times a fork/join).
 pub(crate) const PAR_MIN_ELEMS: usize = 1 << 16;
@@ -24,15 +22,10 @@ pub(crate) fn for_chunks(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync +
         f(0, out);
         return;
     }
-    // Chunks a multiple of 16 floats (one cache line) so threads never share a line; each
-    // handed out once (the lock is never contended). The caller works on the first chunk
-    // while the pool's workers wake (see `poolgrad_kernels::run_parts`).
+    // Chunks a multiple of 16 floats (one cache line) so threads never share a line; the
+    // caller works on the first while the helpers wake (see `poolgrad_kernels::run_parts`).
     let chunk = out.len().div_ceil(threads).div_ceil(16) * 16;
-    let chunks: Vec<Mutex<&mut [f32]>> = out.chunks_mut(chunk).map(Mutex::new).collect();
-    poolgrad_kernels::run_parts(threads, chunks.len(), |i| {
-        let mut c = chunks[i].lock().unwrap_or_else(|e| e.into_inner());
-        f(i * chunk, &mut c);
-    });
+    poolgrad_kernels::run_chunks(threads, out, chunk, |i, c| f(i * chunk, c));
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub mod tiled;
 pub use error::{KernelError, Result};
 pub use isa::Isa;
 pub use kernel::{MatmulKernel, check_operands};
-pub use packed::{run_parts, scratch_bytes};
+pub use packed::{run_chunks, run_parts, scratch_bytes};
 pub use peak::measure_fma_peak;
 pub use problem::{Accum, Layout, Par, Problem};
 pub use registry::{BUILTIN_ORDER, KernelEntry, Registry, registry};

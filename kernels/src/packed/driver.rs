@@ -17,9 +17,8 @@
 use super::blocking::Blocking;
 use super::microkernel::{Dst, MAX_DST, Micro, TileFn};
 use super::pack::{Term, pack, pack_b};
-use super::parallel::run_parts;
+use super::parallel::{run_chunks, run_parts};
 use super::scratch::{Slot, with_buffer};
-use std::sync::Mutex;
 
 /// One destination of C: element `(i, j)` at `ptr + i·rs + j·cs`, updated with `coef·AB`,
 /// overwritten (C never read) while `overwrite` holds, else accumulated.
@@ -158,7 +157,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
             with_buffer(Slot::B, b_panels * nr * kc, |bp| {
                 // Pack B[pc.., jc..] as NR panels; split across threads by panel groups.
                 let per = b_panels.div_ceil(tm * tn).max(1);
-                let pack_group = |(g, chunk): (usize, &mut [f32])| {
+                let pack_group = |g: usize, chunk: &mut [f32]| {
                     let x0 = g * per * nr;
                     let len = (per * nr).min(nc_cur - x0);
                     let terms: [Term; MAX_DST] = std::array::from_fn(|i| {
@@ -168,17 +167,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                     // SAFETY: `chunk` holds the group's panels; terms cover len×kc.
                     unsafe { pack_b(chunk, &terms[..b_terms.len()], nr, len, kc, micro.simd_pack) };
                 };
-                if tm * tn > 1 {
-                    // Each group's panels, handed out once (the lock is never contended).
-                    let groups: Vec<Mutex<&mut [f32]>> =
-                        bp.chunks_mut(per * nr * kc).map(Mutex::new).collect();
-                    run_parts(tm * tn, groups.len(), |g| {
-                        let mut chunk = groups[g].lock().unwrap_or_else(|e| e.into_inner());
-                        pack_group((g, &mut chunk));
-                    });
-                } else {
-                    pack_group((0, bp));
-                }
+                run_chunks(tm * tn, bp, per * nr * kc, pack_group);
                 let src = BSrc {
                     ptr: bp.as_ptr(),
                     panel_step: nr * kc,
@@ -221,6 +210,8 @@ fn split_columns(n: usize, nr: usize, threads: usize) -> bool {
 /// # Safety
 /// As [`run`]; the column ranges are disjoint, so the parts write disjoint parts of C.
 unsafe fn run_column_parts(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
+    // Borrow the product whole: its fields alone (slices of raw-pointer structs) are not
+    // Sync, the product is.
     let whole = &p;
     run_parts(threads, threads, |t| {
         let p = whole;

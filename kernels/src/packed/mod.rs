@@ -20,7 +20,7 @@ mod scratch;
 mod transpose;
 
 pub use blocking::{Blocking, CacheSizes, cache_sizes};
-pub use parallel::run_parts;
+pub use parallel::{run_chunks, run_parts};
 pub use scratch::scratch_bytes;
 
 pub(crate) use driver::{CDst, Product};

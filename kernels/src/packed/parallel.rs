@@ -86,6 +86,30 @@ pub fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
     });
 }
 
+/// Runs `f(i, chunk)` over `data` cut into `chunk_len`-float chunks, as [`run_parts`] runs
+/// parts: chunk `i` goes to whichever thread claims part `i`. Each chunk sits behind its
+/// own lock, taken once and never contended, which hands out disjoint `&mut` slices
+/// without unsafe code.
+pub fn run_chunks(
+    threads: usize,
+    data: &mut [f32],
+    chunk_len: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    if threads <= 1 {
+        data.chunks_mut(chunk_len.max(1))
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+        return;
+    }
+    let chunks: Vec<Mutex<&mut [f32]>> =
+        data.chunks_mut(chunk_len.max(1)).map(Mutex::new).collect();
+    run_parts(threads, chunks.len(), |i| {
+        let mut c = chunks[i].lock().unwrap_or_else(|e| e.into_inner());
+        f(i, &mut c);
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +129,21 @@ mod tests {
                     "threads {threads}, parts {parts}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn chunks_are_handed_out_once_with_their_index() {
+        for threads in [1, 2, 3] {
+            let mut data = vec![-1.0f32; 103];
+            run_chunks(threads, &mut data, 16, |i, c| {
+                assert!(c.len() == 16 || i == 6, "chunk {i} has {} floats", c.len());
+                for x in c.iter_mut() {
+                    assert_eq!(*x, -1.0, "written twice");
+                    *x = i as f32;
+                }
+            });
+            assert!(data.iter().enumerate().all(|(j, &x)| x == (j / 16) as f32));
         }
     }
 
