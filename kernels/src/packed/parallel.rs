@@ -5,6 +5,7 @@ use once_cell::sync::Lazy;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Below this many multiply-adds (`m·n·k`) a product stays on the calling thread: the
 /// fork/join and the split packing cost more than a second core saves (≈ 160³).
@@ -57,7 +58,11 @@ fn helpers(size: usize) -> Option<&'static ThreadPool> {
 /// iterator called from outside its pool instead hands every part to the pool's workers
 /// and puts the caller to sleep until they finish (a third thread on two cores, and the
 /// caller's wake-up on the critical path: 7–36 µs per fork/join measured on the two-vCPU
-/// Xeon host of PERFORMANCE.md).
+/// Xeon host of PERFORMANCE.md). When its parts run out the caller spins (up to
+/// [`JOIN_SPIN`]) until the helpers finish instead of sleeping in the scope's wait, whose
+/// wake-up would again be on the critical path: on the two-vCPU Zen 5 host, two parts of
+/// 50 µs each back to back took 94 µs (median) with the caller asleep and 51 µs spinning;
+/// 20 µs parts 42 → 21 µs.
 pub fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
     let pool = if threads > 1 && parts > 1 {
         helpers(threads.min(parts) - 1)
@@ -69,6 +74,7 @@ pub fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
         return;
     };
     let next = AtomicUsize::new(0);
+    let helpers_done = AtomicUsize::new(0);
     let claim = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
@@ -78,13 +84,25 @@ pub fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
             f(i);
         }
     };
+    let spawned = threads.min(parts) - 1;
     pool.in_place_scope(|s| {
-        for _ in 1..threads.min(parts) {
-            s.spawn(|_| claim());
+        for _ in 0..spawned {
+            s.spawn(|_| {
+                claim();
+                helpers_done.fetch_add(1, Ordering::Release);
+            });
         }
         claim();
+        // Spin for the helpers rather than sleep in the scope's wait (see above).
+        let start = Instant::now();
+        while helpers_done.load(Ordering::Acquire) < spawned && start.elapsed() < JOIN_SPIN {
+            std::hint::spin_loop();
+        }
     });
 }
+
+/// How long the caller of [`run_parts`] spins for its helpers to finish before it sleeps.
+const JOIN_SPIN: Duration = Duration::from_micros(500);
 
 /// Runs `f(i, chunk)` over `data` cut into `chunk_len`-float chunks, as [`run_parts`] runs
 /// parts: chunk `i` goes to whichever thread claims part `i`. Each chunk sits behind its
@@ -114,7 +132,6 @@ pub fn run_chunks(
 mod tests {
     use super::*;
     use std::collections::HashSet;
-    use std::time::Duration;
 
     #[test]
     fn every_part_runs_exactly_once() {
@@ -130,6 +147,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn parts_outlasting_the_join_spin_still_finish_before_return() {
+        // The caller stops spinning after JOIN_SPIN and must then block until the helper's
+        // long part is done.
+        let done = AtomicUsize::new(0);
+        run_parts(2, 2, |i| {
+            if i == 1 {
+                std::thread::sleep(JOIN_SPIN * 4);
+            }
+            done.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(done.load(Ordering::Relaxed), 2);
     }
 
     #[test]
