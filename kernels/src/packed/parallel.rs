@@ -7,17 +7,17 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Below this many multiply-adds (`m·n·k`) a product stays on the calling thread: the
-/// fork/join and the split packing cost more than a second core saves (≈ 160³).
-pub const PAR_MIN_WORK: usize = 160 * 160 * 160;
-
-/// Work per extra thread: a product gets at most `m·n·k / PAR_WORK_PER_THREAD` threads.
-const PAR_WORK_PER_THREAD: usize = 128 * 128 * 128;
+/// Work per thread: a product gets at most `m·n·k / PAR_WORK_PER_THREAD` threads, so
+/// below `2·PAR_WORK_PER_THREAD` (≈ 128³) it stays on the calling thread. With the spinning
+/// join and warm helpers of [`run_parts`], two threads measured 1.31–1.69× at 128³,
+/// 1.44–1.57× at 144³, 1.02–1.66× at 64×256·128 on the Zen 5 host (three runs); at 96³
+/// (0.88 Mi) 0.98–1.48× and at 64³ about 1.1×, so those stay serial.
+const PAR_WORK_PER_THREAD: usize = 1 << 20;
 
 /// Threads to use for an `m×n×k` product when `allowed` are available.
 pub fn threads_for(m: usize, n: usize, k: usize, allowed: usize) -> usize {
     let work = m.saturating_mul(n).saturating_mul(k);
-    if allowed <= 1 || work < PAR_MIN_WORK {
+    if allowed <= 1 || work < 2 * PAR_WORK_PER_THREAD {
         1
     } else {
         allowed.min(work / PAR_WORK_PER_THREAD).max(1)
@@ -62,7 +62,14 @@ fn helpers(size: usize) -> Option<&'static ThreadPool> {
 /// [`JOIN_SPIN`]) until the helpers finish instead of sleeping in the scope's wait, whose
 /// wake-up would again be on the critical path: on the two-vCPU Zen 5 host, two parts of
 /// 50 µs each back to back took 94 µs (median) with the caller asleep and 51 µs spinning;
-/// 20 µs parts 42 → 21 µs.
+/// 20 µs parts 42 → 21 µs. After the call, each helper stays awake (up to [`KEEP_WARM`],
+/// yielding) until the next call starts: with 100 µs between calls, the helper started
+/// its part 29–45 µs late when asleep and about 1 µs late kept warm, so two 50 µs parts
+/// took 83 → 51 µs.
+///
+/// Spinning costs the helper's core up to [`KEEP_WARM`] of CPU after each parallel call,
+/// and both waits yield their core after 50 µs so that a busy machine's other threads
+/// still run.
 pub fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
     let pool = if threads > 1 && parts > 1 {
         helpers(threads.min(parts) - 1)
@@ -85,6 +92,8 @@ pub fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
         }
     };
     let spawned = threads.min(parts) - 1;
+    // Ends the helpers' keep-warm spins (below) so they take this call's parts at once.
+    let epoch = FORK_EPOCH.fetch_add(1, Ordering::AcqRel) + 1;
     pool.in_place_scope(|s| {
         for _ in 0..spawned {
             s.spawn(|_| {
@@ -96,10 +105,40 @@ pub fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
         // Spin for the helpers rather than sleep in the scope's wait (see above).
         let start = Instant::now();
         while helpers_done.load(Ordering::Acquire) < spawned && start.elapsed() < JOIN_SPIN {
-            std::hint::spin_loop();
+            relax(start);
         }
     });
+    // Keep the helpers awake a little for the next call: a sleeping helper takes 30–45 µs
+    // to wake on the Zen 5 host, the whole of a small product's second half.
+    for _ in 0..spawned {
+        pool.spawn(move || keep_warm(epoch));
+    }
 }
+
+/// Counts [`run_parts`] calls: a helper spinning in [`keep_warm`] stops when it changes.
+static FORK_EPOCH: AtomicUsize = AtomicUsize::new(0);
+
+/// Spins (up to [`KEEP_WARM`]) until another [`run_parts`] call starts after the one that
+/// scheduled this, so the helper's thread is awake to take that call's parts.
+fn keep_warm(epoch: usize) {
+    let start = Instant::now();
+    while FORK_EPOCH.load(Ordering::Acquire) == epoch && start.elapsed() < KEEP_WARM {
+        relax(start);
+    }
+}
+
+/// One round of a wait that began at `start`: a pause hint at first, then a yield, so that
+/// on a busy machine a waiter gives its core to the thread it is waiting for.
+fn relax(start: Instant) {
+    if start.elapsed() < Duration::from_micros(50) {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// How long a helper stays awake after its parts for the next [`run_parts`] call.
+const KEEP_WARM: Duration = Duration::from_micros(200);
 
 /// How long the caller of [`run_parts`] spins for its helpers to finish before it sleeps.
 const JOIN_SPIN: Duration = Duration::from_micros(500);
@@ -147,6 +186,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn small_products_stay_serial_and_large_ones_use_what_is_allowed() {
+        assert_eq!(threads_for(96, 96, 96, 2), 1);
+        assert_eq!(threads_for(128, 128, 128, 2), 2);
+        assert_eq!(threads_for(128, 128, 128, 16), 2);
+        assert_eq!(threads_for(4096, 4096, 4096, 16), 16);
+        assert_eq!(threads_for(4096, 4096, 4096, 1), 1);
+        // Overflowing m·n·k saturates instead of wrapping to a small count.
+        assert_eq!(threads_for(usize::MAX, 2, 2, 4), 4);
     }
 
     #[test]
