@@ -81,3 +81,31 @@ fn small_random_floats_within_k_epsilon() {
     let total = cases.len() * kernels.len();
     assert_eq!(check_all(&kernels, cases), total);
 }
+
+/// Small products whose A and B are read in place on one thread (row-major or padded
+/// rows, n a multiple of every tile width, k within one slab): `packed`'s tile-loop-only
+/// path, over every row tail of the 12-, 6- and 8-row tiles and both `Accum` modes.
+#[test]
+fn small_in_place_products_match_naive_exactly() {
+    let kernels = candidates();
+    let mut cases = Vec::new();
+    for m in 1..=25 {
+        for (n, k) in [(32, 1), (64, 7), (32, 33), (96, 64), (128, 100)] {
+            for (a, b) in [(Lay::Row, Lay::Row), (Lay::RowPad, Lay::RowPad)] {
+                for accum in [Accum::Replace, Accum::Add] {
+                    cases.push(Case {
+                        a,
+                        b,
+                        c: if m % 2 == 0 { Lay::Row } else { Lay::RowPad },
+                        accum,
+                        par: Par::Seq,
+                        seed: cases.len() as u64,
+                        ..Case::new(m, n, k)
+                    });
+                }
+            }
+        }
+    }
+    let total = cases.len() * kernels.len();
+    assert_eq!(check_all(&kernels, cases), total);
+}
