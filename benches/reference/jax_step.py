@@ -20,10 +20,10 @@ the cores between rounds, so both see the same noise:
     POOLGRAD_PAR=0 taskset -c 0 ./target/release/examples/step_time --reps 3
 
 Measured figures (jax 0.10.2 / jaxlib 0.10.2, PyPI CPU wheels, Python 3.11.7) are in
-PERFORMANCE.md, section 4: on the 2-vCPU Intel Xeon host (2026-12-02), one thread,
-poolgrad's p10 step is 0.42-0.43 ms against JAX's 0.51-0.58 on MLP-S and 20.0 ms against
-19.2 ms on MLP-M; on two threads JAX is about 25% faster on MLP-M. Section 6 keeps the
-earlier Zen 4 figures (MLP-S 0.555 vs 0.62 ms, MLP-M 27.1 vs 26.9 ms).
+PERFORMANCE.md, section 4: on the 2-vCPU AMD EPYC Zen 5 host (2026-12-02), one thread,
+poolgrad's median step is 0.33 ms against JAX's 0.38-0.42 on MLP-S and 15.2-15.7 ms
+against 17.9-20.0 ms on MLP-M; on two threads poolgrad is faster in every round (MLP-M
+medians 8.4-10.5 ms against 8.8-18.6). Section 6 keeps the earlier hosts' figures.
 """
 
 import os
