@@ -101,10 +101,14 @@ fn plan_for(isa: Isa) -> (Micro, Blocking) {
 /// As `driver::run`: terms and destinations address valid, disjoint memory for the
 /// product's shape; at most four destinations.
 pub(crate) unsafe fn fused(kernel: &PackedKernel, p: Product<'_>, par: Par) {
-    // One plan for every product, fused Strassen ones included: a KC doubled for several
-    // destinations (fewer C read-modify-writes) measured 1.3% slower at 2048 with the
-    // L1-sized KC (one-process A/B on the Xeon host).
+    // Several destinations (fused Strassen products) take deeper slabs: on the Zen 5 host
+    // that made mp 6–11% faster; on the Xeon host it had measured 1.3% slower at 2048.
     let (micro, blk) = kernel.plan();
+    let blk = if p.c.len() > 1 {
+        blk.for_destinations(micro.mr, micro.nr, cache_sizes())
+    } else {
+        blk
+    };
     let threads = parallel::threads_for(p.m, p.n, p.k, par.threads());
     // SAFETY: the ISA of `micro` was detected (plan_for); operand validity is the caller's.
     unsafe { driver::run(micro, blk, p, threads) };
