@@ -33,6 +33,29 @@ fn matmul_sum_gradients_are_row_and_column_sums() {
 }
 
 #[test]
+fn params_given_in_reverse_creation_order_get_their_own_gradients() {
+    // loss = sum(B·A) with B created after A, and sum(b ⊙ a): each param's gradient lands
+    // in its own tensor whichever of the op's inputs comes first.
+    let mut g = Graph::new().unwrap();
+    let a = g.param(t(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2]));
+    let b = g.param(t(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]));
+    let y = g.matmul(b, a).unwrap();
+    let loss = g.sum(y).unwrap();
+    g.backward(loss).unwrap();
+    // d/dB[i,k] = Σ_j A[k,j]; d/dA[k,j] = Σ_i B[i,k].
+    assert_eq!(g.grad(b).unwrap().data(), &[3.0, 7.0, 11.0, 3.0, 7.0, 11.0]);
+    assert_eq!(g.grad(a).unwrap().data(), &[5.0, 5.0, 7.0, 7.0, 9.0, 9.0]);
+    g.reset();
+    let u = g.param(t(&[1.0, 2.0], &[2]));
+    let v = g.param(t(&[5.0, 7.0], &[2]));
+    let prod = g.mul(v, u).unwrap();
+    let loss = g.sum(prod).unwrap();
+    g.backward(loss).unwrap();
+    assert_eq!(g.grad(v).unwrap().data(), &[1.0, 2.0]);
+    assert_eq!(g.grad(u).unwrap().data(), &[5.0, 7.0]);
+}
+
+#[test]
 fn bias_gradient_sums_over_the_batch() {
     let mut g = Graph::new().unwrap();
     let x = g.constant(Tensor::ones(&[4, 3]).unwrap());

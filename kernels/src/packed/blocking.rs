@@ -107,13 +107,18 @@ impl Blocking {
     /// Blocks for a product that writes several C destinations (`mp`'s fused Strassen
     /// products): slabs twice as deep (at most 1024), NC and MC following from that depth
     /// as in [`Blocking::new`]. Every slab reads and writes each destination's tile once,
-    /// so fewer slabs cut that traffic, which grows with the destinations; the deeper A
-    /// micro-panel (12×512 floats, 24 KiB) still fits a 48 KiB L1. Measured on the Zen 5
-    /// host, one thread, `mp` in one process alternating with the plain blocking: 2048³
-    /// 1.06–1.10×, 4096³ 1.11× (products of 1024 and 2048).
+    /// so fewer slabs cut that traffic, which grows with the destinations. Only where the
+    /// deeper A micro-panel still takes at most half of L1 (12×512 floats, 24 KiB, in a
+    /// 48 KiB L1); otherwise the plain blocks. Measured on the Zen 5 host, one thread,
+    /// `mp` in one process alternating with the plain blocking: 2048³ 1.06–1.10×, 4096³
+    /// 1.11× (products of 1024 and 2048). On the Intel Xeon host a doubled KC had measured
+    /// 1.3% slower at 2048³.
     pub fn for_destinations(self, mr: usize, nr: usize, c: CacheSizes) -> Blocking {
         const F32: usize = std::mem::size_of::<f32>();
         let kc = (2 * self.kc).min(1024);
+        if mr * kc * F32 > c.l1d / 2 {
+            return self;
+        }
         let nc = (c.l2 / (kc * F32) / nr).clamp(1, 1024 / nr.max(1)) * nr;
         let mc = (c.l2 / 8 / (kc * F32) / mr).max(1) * mr;
         Blocking { mc, kc, nc }
@@ -192,8 +197,12 @@ mod tests {
             "the A micro-panel fits half of L1"
         );
         assert_eq!((fused.mc % 12, fused.nc % 32), (0, 0));
-        // Capped at 1024, and still a usable block on a tiny cache.
-        let deep = Blocking { kc: 768, ..plain }.for_destinations(12, 32, zen5);
+        // Capped at 1024 (where L1 allows: 12×1024 floats need 96 KiB).
+        let big = CacheSizes {
+            l1d: 96 << 10,
+            ..zen5
+        };
+        let deep = Blocking { kc: 768, ..plain }.for_destinations(12, 32, big);
         assert_eq!(deep.kc, 1024);
         let tiny = CacheSizes {
             l1d: 4 << 10,
@@ -201,6 +210,21 @@ mod tests {
             l3: 4 << 10,
         };
         let t = Blocking::new(12, 32, tiny).for_destinations(12, 32, tiny);
-        assert!(t.nc >= 32 && t.mc >= 12);
+        assert_eq!(
+            t,
+            Blocking::new(12, 32, tiny),
+            "no room in L1: the plain blocks"
+        );
+        // A 32 KiB L1 has no room for a 512-deep 12-row panel beside the stream.
+        let zen4 = CacheSizes {
+            l1d: 32 << 10,
+            ..zen5
+        };
+        let plain4 = Blocking::new(12, 32, zen4);
+        assert_eq!(plain4.for_destinations(12, 32, zen4), plain4);
+        // AVX2's 6×16 tile on 48 KiB: plain KC 512; 6×1024 floats is exactly half of L1.
+        let avx2 = Blocking::new(6, 16, zen5);
+        let deep2 = avx2.for_destinations(6, 16, zen5);
+        assert!(6 * deep2.kc * 4 <= zen5.l1d / 2 && deep2.kc * deep2.nc * 4 <= zen5.l2);
     }
 }

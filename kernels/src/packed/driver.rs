@@ -205,10 +205,13 @@ fn small_in_place(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
         return false;
     };
     let tail = p.m % micro.mr;
-    p.m * p.n * p.k <= SMALL_MAX
+    // `a.xs != 0` is for soundness, not speed: a row stride of 0 (a broadcast A) would
+    // reach the microkernel as its "packed panel" signal and read past A.
+    p.m.saturating_mul(p.n).saturating_mul(p.k) <= SMALL_MAX
         && p.k <= kc_max
         && a.coef == 1.0
         && a.ps == 1
+        && a.xs != 0
         && !a.xs.is_multiple_of(1024)
         && (tail == 0 || micro.for_rows(tail).0 == tail)
         && b.coef == 1.0
@@ -380,6 +383,7 @@ unsafe fn macro_block(
         && p.a[0].coef == 1.0
         && p.a[0].ps == 1
         && p.k <= DIRECT_A_MAX_K
+        && p.a[0].xs != 0 // soundness: `ars = 0` means a packed panel to the microkernel
         && !p.a[0].xs.is_multiple_of(1024)
         && (tail == 0 || micro.for_rows(tail).0 == tail);
     // Even row blocks (whole MR panels) rather than full MC blocks and a sliver.

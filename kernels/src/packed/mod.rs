@@ -68,7 +68,8 @@ impl PackedKernel {
         }
     }
 
-    /// The block sizes this kernel runs with (for reports and `mp`'s split alignment).
+    /// The block sizes this kernel runs with (for reports and `mp`'s split alignment);
+    /// products with several destinations use [`Blocking::for_destinations`] of these.
     pub fn blocking(&self) -> Blocking {
         self.plan().1
     }
@@ -101,8 +102,8 @@ fn plan_for(isa: Isa) -> (Micro, Blocking) {
 /// As `driver::run`: terms and destinations address valid, disjoint memory for the
 /// product's shape; at most four destinations.
 pub(crate) unsafe fn fused(kernel: &PackedKernel, p: Product<'_>, par: Par) {
-    // Several destinations (fused Strassen products) take deeper slabs: on the Zen 5 host
-    // that made mp 6–11% faster; on the Xeon host it had measured 1.3% slower at 2048.
+    // Several destinations (fused Strassen products) take deeper slabs where L1 has room:
+    // on the Zen 5 host that made mp 6–11% faster (see `Blocking::for_destinations`).
     let (micro, blk) = kernel.plan();
     let blk = if p.c.len() > 1 {
         blk.for_destinations(micro.mr, micro.nr, cache_sizes())

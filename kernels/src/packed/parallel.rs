@@ -92,6 +92,10 @@ pub fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
         }
     };
     let spawned = threads.min(parts) - 1;
+    // Called from one of the pool's own threads (a part that forks again), the helper jobs
+    // may sit in this thread's own queue until the scope's wait runs them: no spinning for
+    // them, and no keep-warm jobs behind them.
+    let nested = pool.current_thread_index().is_some();
     // Ends the helpers' keep-warm spins (below) so they take this call's parts at once.
     let epoch = FORK_EPOCH.fetch_add(1, Ordering::AcqRel) + 1;
     pool.in_place_scope(|s| {
@@ -104,14 +108,19 @@ pub fn run_parts(threads: usize, parts: usize, f: impl Fn(usize) + Sync) {
         claim();
         // Spin for the helpers rather than sleep in the scope's wait (see above).
         let start = Instant::now();
-        while helpers_done.load(Ordering::Acquire) < spawned && start.elapsed() < JOIN_SPIN {
+        while !nested
+            && helpers_done.load(Ordering::Acquire) < spawned
+            && start.elapsed() < JOIN_SPIN
+        {
             relax(start);
         }
     });
     // Keep the helpers awake a little for the next call: a sleeping helper takes 30–45 µs
     // to wake on the Zen 5 host, the whole of a small product's second half.
-    for _ in 0..spawned {
-        pool.spawn(move || keep_warm(epoch));
+    if !nested {
+        for _ in 0..spawned {
+            pool.spawn(move || keep_warm(epoch));
+        }
     }
 }
 
@@ -201,16 +210,39 @@ mod tests {
 
     #[test]
     fn parts_outlasting_the_join_spin_still_finish_before_return() {
-        // The caller stops spinning after JOIN_SPIN and must then block until the helper's
-        // long part is done.
-        let done = AtomicUsize::new(0);
-        run_parts(2, 2, |i| {
-            if i == 1 {
+        // The first part to start waits until the other has started (so two threads run
+        // them), then returns at once; the other outlasts JOIN_SPIN. When the caller took
+        // the short one (the usual order), it stops spinning and must block until the
+        // helper's long part is done.
+        let (arrived, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let threads = Mutex::new(HashSet::new());
+        run_parts(2, 2, |_| {
+            threads.lock().unwrap().insert(std::thread::current().id());
+            if arrived.fetch_add(1, Ordering::AcqRel) == 0 {
+                let start = Instant::now();
+                while arrived.load(Ordering::Acquire) < 2 {
+                    assert!(start.elapsed() < Duration::from_secs(10), "no helper came");
+                    std::thread::yield_now();
+                }
+            } else {
                 std::thread::sleep(JOIN_SPIN * 4);
             }
-            done.fetch_add(1, Ordering::Relaxed);
+            done.fetch_add(1, Ordering::Release);
         });
-        assert_eq!(done.load(Ordering::Relaxed), 2);
+        assert_eq!(done.load(Ordering::Acquire), 2);
+        assert_eq!(threads.into_inner().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_part_may_fork_again() {
+        // Parts that call run_parts themselves (on a helper of the same pool, too).
+        let runs: Vec<AtomicUsize> = (0..12).map(|_| AtomicUsize::new(0)).collect();
+        run_parts(2, 3, |outer| {
+            run_parts(2, 4, |inner| {
+                runs[outer * 4 + inner].fetch_add(1, Ordering::Relaxed);
+            });
+        });
+        assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1));
     }
 
     #[test]
