@@ -97,11 +97,8 @@ impl Blocking {
     ///   block, so MC only bounds the packing buffer: an eighth of L2 keeps it from
     ///   evicting the B block.
     pub fn new(mr: usize, nr: usize, c: CacheSizes) -> Blocking {
-        const F32: usize = std::mem::size_of::<f32>();
         let kc = (c.l1d / ((mr + nr) * F32) / 64 * 64).clamp(256, 512);
-        let nc = (c.l2 / (kc * F32) / nr).clamp(1, 1024 / nr.max(1)) * nr;
-        let mc = (c.l2 / 8 / (kc * F32) / mr).max(1) * mr;
-        Blocking { mc, kc, nc }
+        Blocking::with_depth(mr, nr, kc, c)
     }
 
     /// Blocks for a product that writes several C destinations (`mp`'s fused Strassen
@@ -114,20 +111,36 @@ impl Blocking {
     /// 1.11× (products of 1024 and 2048). On the Intel Xeon host a doubled KC had measured
     /// 1.3% slower at 2048³.
     pub fn for_destinations(self, mr: usize, nr: usize, c: CacheSizes) -> Blocking {
-        const F32: usize = std::mem::size_of::<f32>();
         let kc = (2 * self.kc).min(1024);
         if mr * kc * F32 > c.l1d / 2 {
             return self;
         }
+        Blocking::with_depth(mr, nr, kc, c)
+    }
+
+    /// NC and MC for slabs `kc` deep, by the rules of [`Blocking::new`].
+    fn with_depth(mr: usize, nr: usize, kc: usize, c: CacheSizes) -> Blocking {
         let nc = (c.l2 / (kc * F32) / nr).clamp(1, 1024 / nr.max(1)) * nr;
         let mc = (c.l2 / 8 / (kc * F32) / mr).max(1) * mr;
         Blocking { mc, kc, nc }
     }
 }
 
+/// Bytes per element of the packed blocks.
+const F32: usize = std::mem::size_of::<f32>();
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Caches of `l1d_kib` KiB L1 and `l2_kib` KiB L2 (L3 does not enter the rules).
+    fn caches(l1d_kib: usize, l2_kib: usize) -> CacheSizes {
+        CacheSizes {
+            l1d: l1d_kib << 10,
+            l2: l2_kib << 10,
+            l3: 32 << 20,
+        }
+    }
 
     #[test]
     fn parses_sysfs_sizes() {
@@ -147,47 +160,26 @@ mod tests {
     #[test]
     fn blocks_follow_the_caches() {
         // 48 KiB L1, 2 MiB L2 (the Intel Xeon host): 44 floats per k step fit 279 steps.
-        let xeon = CacheSizes {
-            l1d: 48 << 10,
-            l2: 2 << 20,
-            l3: 300 << 20,
-        };
+        let xeon = caches(48, 2048);
         let b = Blocking::new(12, 32, xeon);
         assert_eq!((b.kc, b.nc), (256, 1024));
         assert!((12 + 32) * b.kc * 4 <= xeon.l1d);
         assert!(b.kc * b.nc * 4 <= xeon.l2);
         // A smaller L1 does not go below 256 (see `new`); a tiny cache still gets a usable
         // block.
-        let small = CacheSizes {
-            l1d: 32 << 10,
-            l2: 1 << 20,
-            l3: 32 << 20,
-        };
+        let small = caches(32, 1024);
         assert_eq!(Blocking::new(12, 32, small).kc, 256);
         // 1 MiB L2 (Zen 4 / Zen 5): the 256-deep B block fills it, 1024 columns.
         assert_eq!(Blocking::new(12, 32, small).nc, 1024);
         // A large L1 (96 KiB) takes deeper slabs.
-        let big = CacheSizes {
-            l1d: 96 << 10,
-            ..xeon
-        };
-        assert_eq!(Blocking::new(12, 32, big).kc, 512);
-        let tiny = CacheSizes {
-            l1d: 4 << 10,
-            l2: 4 << 10,
-            l3: 4 << 10,
-        };
-        let t = Blocking::new(12, 32, tiny);
+        assert_eq!(Blocking::new(12, 32, caches(96, 2048)).kc, 512);
+        let t = Blocking::new(12, 32, caches(4, 4));
         assert!(t.kc >= 256 && t.nc >= 32 && t.mc >= 12);
     }
 
     #[test]
     fn several_destinations_take_deeper_slabs_with_the_b_block_still_in_l2() {
-        let zen5 = CacheSizes {
-            l1d: 48 << 10,
-            l2: 1 << 20,
-            l3: 32 << 20,
-        };
+        let zen5 = caches(48, 1024);
         let plain = Blocking::new(12, 32, zen5);
         let fused = plain.for_destinations(12, 32, zen5);
         assert_eq!((fused.kc, fused.nc), (2 * plain.kc, 512));
@@ -198,17 +190,9 @@ mod tests {
         );
         assert_eq!((fused.mc % 12, fused.nc % 32), (0, 0));
         // Capped at 1024 (where L1 allows: 12×1024 floats need 96 KiB).
-        let big = CacheSizes {
-            l1d: 96 << 10,
-            ..zen5
-        };
-        let deep = Blocking { kc: 768, ..plain }.for_destinations(12, 32, big);
+        let deep = Blocking { kc: 768, ..plain }.for_destinations(12, 32, caches(96, 1024));
         assert_eq!(deep.kc, 1024);
-        let tiny = CacheSizes {
-            l1d: 4 << 10,
-            l2: 4 << 10,
-            l3: 4 << 10,
-        };
+        let tiny = caches(4, 4);
         let t = Blocking::new(12, 32, tiny).for_destinations(12, 32, tiny);
         assert_eq!(
             t,
@@ -216,10 +200,7 @@ mod tests {
             "no room in L1: the plain blocks"
         );
         // A 32 KiB L1 has no room for a 512-deep 12-row panel beside the stream.
-        let zen4 = CacheSizes {
-            l1d: 32 << 10,
-            ..zen5
-        };
+        let zen4 = caches(32, 1024);
         let plain4 = Blocking::new(12, 32, zen4);
         assert_eq!(plain4.for_destinations(12, 32, zen4), plain4);
         // AVX2's 6×16 tile on 48 KiB: plain KC 512; 6×1024 floats is exactly half of L1.

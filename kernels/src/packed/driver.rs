@@ -115,10 +115,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     // 64 1.18×, 96 1.07×, 128 1.07×, 64×784·784×256 1.15×, 4096×64·64×64 1.02×; 256³
     // 1.00×; 384³ 0.96×, 512³ 0.95×, 256×784·784×512 0.95×.
     let rows_per_thread = m.div_ceil(tm);
-    let direct_b = p.b.len() == 1
-        && p.b[0].coef == 1.0
-        && p.b[0].xs == 1
-        && n.is_multiple_of(nr)
+    let direct_b = b_panels_in_place(&micro, p.b, n)
         && k * n <= DIRECT_B_MAX
         && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL);
 
@@ -194,6 +191,32 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     }
 }
 
+/// Whether A (`rows` rows of the terms `a`) is broadcast in place instead of packed: one
+/// plain term with unit k stride, every row panel covered exactly by a tile (no reads past
+/// the last row), k modest and the row stride not a multiple of 4 KiB (12 rows 4 KiB apart
+/// share L1 sets). Measured on Zen 4, one thread: 32³ 72 -> 92 GFLOP/s, 64³ 95 -> 107,
+/// 256³ 112 -> 115, 4096×64·64×64 99 -> 109, 64×784·784×256 111 -> 116; 1024³ 107 -> 99
+/// without the stride rule. A row stride of 0 (a broadcast A) is refused for soundness:
+/// it would reach the microkernel as its "packed panel" signal and read past A.
+fn a_in_place(micro: &Micro, a: &[Term], rows: usize, k: usize) -> bool {
+    let [a] = a else {
+        return false;
+    };
+    let tail = rows % micro.mr;
+    a.coef == 1.0
+        && a.ps == 1
+        && k <= DIRECT_A_MAX_K
+        && a.xs != 0
+        && !a.xs.is_multiple_of(1024)
+        && (tail == 0 || micro.for_rows(tail).0 == tail)
+}
+
+/// Whether B (the terms `b`, `n` columns) can be read in place as NR-column panels: one
+/// plain row-major term and whole panels.
+fn b_panels_in_place(micro: &Micro, b: &[Term], n: usize) -> bool {
+    matches!(b, [b] if b.coef == 1.0 && b.xs == 1) && n.is_multiple_of(micro.nr)
+}
+
 /// Largest `m·n·k` run by [`run_small`].
 const SMALL_MAX: usize = 128 * 128 * 128;
 
@@ -201,23 +224,11 @@ const SMALL_MAX: usize = 128 * 128 * 128;
 /// and one destination, A and B read in place as in [`macro_block`] (A with unit k stride
 /// and rows covered exactly by tiles, B row-major in whole panels), C row-major, one slab.
 fn small_in_place(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
-    let ([a], [b], [c]) = (p.a, p.b, p.c) else {
-        return false;
-    };
-    let tail = p.m % micro.mr;
-    // `a.xs != 0` is for soundness, not speed: a row stride of 0 (a broadcast A) would
-    // reach the microkernel as its "packed panel" signal and read past A.
     p.m.saturating_mul(p.n).saturating_mul(p.k) <= SMALL_MAX
         && p.k <= kc_max
-        && a.coef == 1.0
-        && a.ps == 1
-        && a.xs != 0
-        && !a.xs.is_multiple_of(1024)
-        && (tail == 0 || micro.for_rows(tail).0 == tail)
-        && b.coef == 1.0
-        && b.xs == 1
-        && p.n.is_multiple_of(micro.nr)
-        && c.cs == 1
+        && a_in_place(micro, p.a, p.m, p.k)
+        && b_panels_in_place(micro, p.b, p.n)
+        && matches!(p.c, [c] if c.cs == 1)
 }
 
 /// Loops 2 and 1 alone, over operands read in place: the blocking, buffers and thread
@@ -372,20 +383,7 @@ unsafe fn macro_block(
         return;
     }
     let unit_cs = p.c.iter().all(|d| d.cs == 1);
-    // A plain row-major A is broadcast in place instead of packed when every row panel of
-    // this thread is covered exactly by a tile (no reads past the last row), k is modest
-    // and the row stride is not a multiple of 4 KiB (12 rows 4 KiB apart share L1 sets).
-    // Measured on Zen 4, one thread: 32³ 72 -> 92 GFLOP/s, 64³ 95 -> 107, 256³ 112 -> 115,
-    // 4096×64·64×64 99 -> 109, 64×784·784×256 111 -> 116; 1024³ 107 -> 99 without the
-    // stride rule.
-    let tail = (rows.1 - rows.0) % mr;
-    let direct_a = p.a.len() == 1
-        && p.a[0].coef == 1.0
-        && p.a[0].ps == 1
-        && p.k <= DIRECT_A_MAX_K
-        && p.a[0].xs != 0 // soundness: `ars = 0` means a packed panel to the microkernel
-        && !p.a[0].xs.is_multiple_of(1024)
-        && (tail == 0 || micro.for_rows(tail).0 == tail);
+    let direct_a = a_in_place(&micro, p.a, rows.1 - rows.0, p.k);
     // Even row blocks (whole MR panels) rather than full MC blocks and a sliver.
     let span = rows.1 - rows.0;
     let mc = span.div_ceil(span.div_ceil(mc)).div_ceil(mr) * mr;

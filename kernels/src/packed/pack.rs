@@ -42,25 +42,35 @@ impl Term {
 pub unsafe fn pack(out: &mut [f32], terms: &[Term], w: usize, len: usize, kc: usize, simd: bool) {
     debug_assert!(out.len() >= len.div_ceil(w) * w * kc);
     let out = out.as_mut_ptr();
-    #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` means the host has AVX; the rest is the caller's contract.
-        return unsafe { with_avx(|| pack_panels(out, terms, w, len, kc, simd)) };
-    }
-    // SAFETY: the caller's contract.
-    unsafe { pack_panels(out, terms, w, len, kc, simd) }
+    // SAFETY: the caller's contract (`simd` only where the host has AVX).
+    unsafe { compiled_for(simd, || pack_panels(out, terms, w, len, kc, simd)) }
 }
 
-/// Runs `f` compiled with AVX enabled, so that the packing loops inlined into it use
-/// 256-bit moves: the crate's baseline x86-64 target (SSE2) turns each 48–128-byte line
-/// copy into a call to `memcpy`, which cost 5% of a one-thread MLP-M training step on the
-/// Zen 5 host (`perf record`).
+/// Runs the packing loops `f`, compiled with AVX enabled when `simd` (x86-64), so that
+/// their line copies inline as 256-bit moves: the crate's baseline x86-64 target (SSE2)
+/// turns each 48–128-byte line copy into a call to `memcpy`, which cost 5% of a one-thread
+/// MLP-M training step on the Zen 5 host (`perf record`).
+///
+/// # Safety
+/// `simd` only where the host has AVX.
+#[inline(always)]
+unsafe fn compiled_for(simd: bool, f: impl FnOnce()) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: the caller checked AVX.
+        return unsafe { with_avx(f) };
+    }
+    let _ = simd;
+    f()
+}
+
+/// Runs `f` inside a function compiled with AVX (see [`compiled_for`]).
 ///
 /// # Safety
 /// The host has AVX.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn with_avx<R>(f: impl FnOnce() -> R) -> R {
+unsafe fn with_avx(f: impl FnOnce()) {
     f()
 }
 
@@ -138,27 +148,28 @@ unsafe fn pack_by_steps(out: *mut f32, terms: &[Term], w: usize, len: usize, kc:
 }
 
 /// Copies `width` floats from `src` to `dst`: the microkernels' panel widths as fixed-size
-/// copies, which compile to a few vector moves inline (see [`with_avx`]).
+/// copies, which compile to a few vector moves inline (see [`compiled_for`]).
 ///
 /// # Safety
 /// `src` is readable and `dst` writable for `width` floats; they do not overlap.
 #[inline(always)]
 unsafe fn copy_line(src: *const f32, dst: *mut f32, width: usize) {
+    /// One fixed-size copy of `N` floats.
+    #[inline(always)]
+    unsafe fn fixed<const N: usize>(src: *const f32, dst: *mut f32) {
+        // SAFETY: `copy_line`'s contract with `width = N`.
+        unsafe {
+            dst.cast::<[f32; N]>()
+                .write_unaligned(src.cast::<[f32; N]>().read_unaligned())
+        }
+    }
     // SAFETY: the caller's contract, for `width` floats in every arm.
     unsafe {
         match width {
-            32 => dst
-                .cast::<[f32; 32]>()
-                .write_unaligned(src.cast::<[f32; 32]>().read_unaligned()),
-            16 => dst
-                .cast::<[f32; 16]>()
-                .write_unaligned(src.cast::<[f32; 16]>().read_unaligned()),
-            12 => dst
-                .cast::<[f32; 12]>()
-                .write_unaligned(src.cast::<[f32; 12]>().read_unaligned()),
-            8 => dst
-                .cast::<[f32; 8]>()
-                .write_unaligned(src.cast::<[f32; 8]>().read_unaligned()),
+            32 => fixed::<32>(src, dst),
+            16 => fixed::<16>(src, dst),
+            12 => fixed::<12>(src, dst),
+            8 => fixed::<8>(src, dst),
             _ => std::ptr::copy_nonoverlapping(src, dst, width),
         }
     }
@@ -182,14 +193,9 @@ pub unsafe fn pack_b(out: &mut [f32], terms: &[Term], w: usize, len: usize, kc: 
         "packing buffer too small"
     );
     let out = out.as_mut_ptr();
-    #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` means the host has AVX; `out` holds every panel (checked above);
-        // terms per the caller's contract.
-        return unsafe { with_avx(|| pack_by_steps(out, terms, w, len, kc)) };
-    }
-    // SAFETY: `out` holds every panel (checked above); terms per the caller's contract.
-    unsafe { pack_by_steps(out, terms, w, len, kc) };
+    // SAFETY: `out` holds every panel (checked above); terms and `simd` per the caller's
+    // contract.
+    unsafe { compiled_for(simd, || pack_by_steps(out, terms, w, len, kc)) };
 }
 
 /// Packs the leading lines of a panel with the AVX transposing packer when every term is

@@ -65,7 +65,7 @@ fn helpers(size: usize) -> Option<&'static ThreadPool> {
 /// 20 µs parts 42 → 21 µs. After the call, each helper stays awake (up to [`KEEP_WARM`],
 /// yielding) until the next call starts: with 100 µs between calls, the helper started
 /// its part 29–45 µs late when asleep and about 1 µs late kept warm, so two 50 µs parts
-/// took 83 → 51 µs.
+/// took 83 → 51 µs (`benches/examples/fork_join.rs` prints these figures).
 ///
 /// Spinning costs the helper's core up to [`KEEP_WARM`] of CPU after each parallel call,
 /// and both waits yield their core after 50 µs so that a busy machine's other threads
