@@ -77,9 +77,9 @@ unsafe fn run_rows<const R: usize>(
 
 /// Tiles for every partial row panel (1–5 of the 6 rows), so no row tail computes padding
 /// and any row count can read A in place. Against the 6-row tile alone (A packed into
-/// padded panels, no in-place small path for such tails), one
-/// thread, alternating in one process (Zen 1 EPYC, two runs): 32³ 1.54–1.59×, 64³
-/// 1.17–1.24×, 128³ 1.14–1.16×, 4096×64·64×64 1.08–1.10×, 64×256·784×256 1.06–1.13×.
+/// padded panels, no in-place small path for such tails), one thread, alternating in one
+/// process (Zen 1 EPYC, two runs): 32³ 1.54–1.59×, 64³ 1.17–1.24×, 128³ 1.14–1.16×,
+/// 4096×64·64×64 1.08–1.10×, 64×256·784×256 1.06–1.13×.
 const PARTIAL: [(usize, TileFn); 5] = [
     (1, run_rows::<1>),
     (2, run_rows::<2>),
