@@ -70,7 +70,8 @@ pub struct Blocking {
     pub mc: usize,
     /// Depth of one packed slab (the C tile is read and written once per slab).
     pub kc: usize,
-    /// Columns of B packed at once (a multiple of NR): the packed B block fits L2.
+    /// Columns of B packed at once (a multiple of NR): 1024, the packed B block streams
+    /// from L2 or L3.
     pub nc: usize,
 }
 
@@ -86,12 +87,14 @@ impl Blocking {
     ///   no better than 256. Never below 256: on a Zen 4 with 32 KiB L1 (where the rule
     ///   gives 128) slabs of 136–384 measured 5–15% slower than 512, so shallow slabs are
     ///   not what a small L1 wants there.
-    /// - NC: the packed B block (`kc×nc`), read once per A micro-panel, fits L2, and is at
-    ///   most 1024 columns. Each NC block repacks all of A, so a wider block saves packing
-    ///   while its panels, prefetched, may stream from L2 or a fast L3. Measured, one
-    ///   thread, same process: Zen 5 (1 MiB L2) 1024 columns ÷ 512 (half of L2) 1.03–1.05×
-    ///   at 1024³, 1.03–1.08× at 2048³, 1.05–1.06× at 512×1024·1024, with 2048 and 4096
-    ///   no better than 1024; Intel Xeon (2 MiB L2) 4096 columns 17% slower than 1024 at
+    /// - NC: 1024 columns, whatever L2 holds. Each NC block repacks all of A, so a wide
+    ///   block saves packing, while the B micro-panels, prefetched, stream from L2 or L3
+    ///   past the resident A micro-panel (its `kc×nr` floats per tile are a few bytes per
+    ///   cycle, well within L3 bandwidth). Measured, one thread, same process: Zen 5 (1 MiB
+    ///   L2) 1024 columns ÷ 512 (half of L2) 1.03–1.05× at 1024³, 1.03–1.08× at 2048³,
+    ///   1.05–1.06× at 512×1024·1024, with 2048 and 4096 no better; Zen 1 (512 KiB L2,
+    ///   AVX2) 1024 columns ÷ 400 (an L2-sized block) 1.01–1.08× at 512³–2048³ and the MLP
+    ///   shapes, 2048 no better; Intel Xeon (2 MiB L2) 4096 columns 17% slower than 1024 at
     ///   1024×4096·512.
     /// - MC: A is packed `mc` rows at a time and each micro-panel is used once per B
     ///   block, so MC only bounds the packing buffer: an eighth of L2 keeps it from
@@ -102,14 +105,15 @@ impl Blocking {
     }
 
     /// Blocks for a product that writes several C destinations (`mp`'s fused Strassen
-    /// products): slabs twice as deep (at most 1024), NC and MC following from that depth
-    /// as in [`Blocking::new`]. Every slab reads and writes each destination's tile once,
-    /// so fewer slabs cut that traffic, which grows with the destinations. Only where the
-    /// deeper A micro-panel still takes at most half of L1 (12×512 floats, 24 KiB, in a
-    /// 48 KiB L1); otherwise the plain blocks. Measured on the Zen 5 host, one thread,
-    /// `mp` in one process alternating with the plain blocking: 2048³ 1.06–1.10×, 4096³
-    /// 1.11× (products of 1024 and 2048). On the Intel Xeon host a doubled KC had measured
-    /// 1.3% slower at 2048³.
+    /// products): slabs twice as deep (at most 1024), NC and MC as in [`Blocking::new`].
+    /// Every slab reads and writes each destination's tile once, so fewer slabs cut that
+    /// traffic, which grows with the destinations. Only where the deeper A micro-panel
+    /// still takes at most half of L1 (12×512 floats, 24 KiB, in a 48 KiB L1); otherwise
+    /// the plain blocks. Measured, one thread, `mp` in one process alternating with the
+    /// plain blocking: Zen 5 2048³ 1.06–1.10×, 4096³ 1.11× (products of 1024 and 2048; NC
+    /// then sized to L2, 512 columns); Zen 1 (AVX2, KC 640, 1024 columns) 2048³ 1.12–1.15×,
+    /// 3072³ 1.02–1.06×. On the Intel Xeon host a doubled KC had measured 1.3% slower at
+    /// 2048³.
     pub fn for_destinations(self, mr: usize, nr: usize, c: CacheSizes) -> Blocking {
         let kc = (2 * self.kc).min(1024);
         if mr * kc * F32 > c.l1d / 2 {
@@ -120,11 +124,14 @@ impl Blocking {
 
     /// NC and MC for slabs `kc` deep, by the rules of [`Blocking::new`].
     fn with_depth(mr: usize, nr: usize, kc: usize, c: CacheSizes) -> Blocking {
-        let nc = (c.l2 / (kc * F32) / nr).clamp(1, 1024 / nr.max(1)) * nr;
+        let nc = (NC_COLUMNS / nr.max(1)).max(1) * nr;
         let mc = (c.l2 / 8 / (kc * F32) / mr).max(1) * mr;
         Blocking { mc, kc, nc }
     }
 }
+
+/// Columns of B packed at once (rounded down to whole NR panels): see [`Blocking::new`].
+const NC_COLUMNS: usize = 1024;
 
 /// Bytes per element of the packed blocks.
 const F32: usize = std::mem::size_of::<f32>();
@@ -169,8 +176,11 @@ mod tests {
         // block.
         let small = caches(32, 1024);
         assert_eq!(Blocking::new(12, 32, small).kc, 256);
-        // 1 MiB L2 (Zen 4 / Zen 5): the 256-deep B block fills it, 1024 columns.
+        // NC is 1024 columns whatever L2 holds: 1 MiB (Zen 4 / Zen 5) and 512 KiB (Zen 1,
+        // AVX2's 6×16 tile, where an L2-sized block would be 400 columns).
         assert_eq!(Blocking::new(12, 32, small).nc, 1024);
+        let zen1 = Blocking::new(6, 16, caches(32, 512));
+        assert_eq!((zen1.kc, zen1.nc, zen1.mc), (320, 1024, 48));
         // A large L1 (96 KiB) takes deeper slabs.
         assert_eq!(Blocking::new(12, 32, caches(96, 2048)).kc, 512);
         let t = Blocking::new(12, 32, caches(4, 4));
@@ -178,12 +188,15 @@ mod tests {
     }
 
     #[test]
-    fn several_destinations_take_deeper_slabs_with_the_b_block_still_in_l2() {
+    fn several_destinations_take_deeper_slabs_where_l1_has_room() {
         let zen5 = caches(48, 1024);
         let plain = Blocking::new(12, 32, zen5);
         let fused = plain.for_destinations(12, 32, zen5);
-        assert_eq!((fused.kc, fused.nc), (2 * plain.kc, 512));
-        assert!(fused.kc * fused.nc * 4 <= zen5.l2);
+        assert_eq!((fused.kc, fused.nc), (2 * plain.kc, 1024));
+        assert!(
+            fused.mc < plain.mc,
+            "the deeper A block keeps to an eighth of L2"
+        );
         assert!(
             12 * fused.kc * 4 <= zen5.l1d / 2,
             "the A micro-panel fits half of L1"
@@ -206,6 +219,13 @@ mod tests {
         // AVX2's 6×16 tile on 48 KiB: plain KC 512; 6×1024 floats is exactly half of L1.
         let avx2 = Blocking::new(6, 16, zen5);
         let deep2 = avx2.for_destinations(6, 16, zen5);
-        assert!(6 * deep2.kc * 4 <= zen5.l1d / 2 && deep2.kc * deep2.nc * 4 <= zen5.l2);
+        assert_eq!(deep2.kc, 1024);
+        assert!(6 * deep2.kc * 4 <= zen5.l1d / 2);
+        // Zen 1 (32 KiB L1): 6×640 floats fit half of L1.
+        let zen1 = caches(32, 512);
+        assert_eq!(
+            Blocking::new(6, 16, zen1).for_destinations(6, 16, zen1).kc,
+            640
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! `C_d (=|+=) coef_d · (Σ A-terms)·(Σ B-terms)` on raw, already-checked operands.
 //!
 //! Loops, outermost first (BLIS numbering):
-//! 5. `jc`: NC-wide column blocks of B and C (the packed B block fits L2);
+//! 5. `jc`: NC-wide column blocks of B and C (the packed B block, 1024 columns);
 //! 4. `pc`: KC-deep slabs of k; pack B[pc, jc] into NR-column panels (shared by threads);
 //! 3. `ic`: MC-tall row blocks of A (per thread); pack A[ic, pc] into MR-row panels;
 //! 2. `ir`: MR-tall micro-panels of packed A (one stays in L1 through loop 1);

@@ -170,6 +170,7 @@ unsafe fn copy_line(src: *const f32, dst: *mut f32, width: usize) {
             16 => fixed::<16>(src, dst),
             12 => fixed::<12>(src, dst),
             8 => fixed::<8>(src, dst),
+            6 => fixed::<6>(src, dst),
             _ => std::ptr::copy_nonoverlapping(src, dst, width),
         }
     }
