@@ -63,20 +63,22 @@ unsafe fn run_tile(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usiz
     unsafe { tile_rows::<Avx512, MR, NV, MR>(kc, a, ars, b, bs, dst) }
 }
 
+/// The tile for the first `R` of the 12 rows (the last, partial row panel).
 #[target_feature(enable = "avx512f")]
-unsafe fn run_tile_4(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
+unsafe fn run_rows<const R: usize>(
+    kc: usize,
+    a: *const f32,
+    ars: usize,
+    b: *const f32,
+    bs: usize,
+    dst: &[Dst],
+) {
     // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Avx512, 4, NV, MR>(kc, a, ars, b, bs, dst) }
-}
-
-#[target_feature(enable = "avx512f")]
-unsafe fn run_tile_8(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
-    // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Avx512, 8, NV, MR>(kc, a, ars, b, bs, dst) }
+    unsafe { tile_rows::<Avx512, R, NV, MR>(kc, a, ars, b, bs, dst) }
 }
 
 /// Tiles for the last, partial row panel (4 or 8 of the 12 rows).
-const PARTIAL: [(usize, TileFn); 2] = [(4, run_tile_4), (8, run_tile_8)];
+const PARTIAL: [(usize, TileFn); 2] = [(4, run_rows::<4>), (8, run_rows::<8>)];
 
 /// The AVX-512F microkernel. Call its `run` only where AVX-512F was detected.
 pub fn micro() -> Micro {
