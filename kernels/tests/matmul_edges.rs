@@ -59,10 +59,13 @@ fn large_non_square_shapes() {
         (65, 511, 300, Lay::RowPad, Lay::ColT, Lay::ColPad),
         (3, 700, 301, Lay::Row, Lay::RowPad, Lay::Row),
         (517, 2, 350, Lay::Strided, Lay::ColPad, Lay::ColT),
-        // Wider than one NC column block (1024 or less on the hosts we know): packed B,
+        // Wider than one NC column block (1024 columns): packed B,
         // and B read in place across blocks.
         (40, 1100, 300, Lay::Row, Lay::RowPad, Lay::Row),
         (100, 2080, 64, Lay::Row, Lay::Row, Lay::Row),
+        // A rows 4 KiB apart (k = 1024): read in place by tiles shorter than L1's ways
+        // (AVX2's 6 rows, with a 2-row tail), packed by the others.
+        (50, 96, 1024, Lay::Row, Lay::Row, Lay::Row),
     ];
     let mut cases = Vec::new();
     for (idx, &(m, n, k, a, b, c)) in shapes.iter().enumerate() {

@@ -193,11 +193,16 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
 
 /// Whether A (`rows` rows of the terms `a`) is broadcast in place instead of packed: one
 /// plain term with unit k stride, every row panel covered exactly by a tile (no reads past
-/// the last row), k modest and the row stride not a multiple of 4 KiB (12 rows 4 KiB apart
-/// share L1 sets). Measured on Zen 4, one thread: 32³ 72 -> 92 GFLOP/s, 64³ 95 -> 107,
-/// 256³ 112 -> 115, 4096×64·64×64 99 -> 109, 64×784·784×256 111 -> 116; 1024³ 107 -> 99
-/// without the stride rule. A row stride of 0 (a broadcast A) is refused for soundness:
-/// it would reach the microkernel as its "packed panel" signal and read past A.
+/// the last row), k modest, and a row stride that is not a multiple of 4 KiB unless the
+/// tile has fewer rows than L1 has ways (rows 4 KiB apart share one L1 set: 12 of them
+/// evict each other, 6 fit). Measured on Zen 4, one thread: 32³ 72 -> 92 GFLOP/s, 64³ 95
+/// -> 107, 256³ 112 -> 115, 4096×64·64×64 99 -> 109, 64×784·784×256 111 -> 116; 1024³ 107
+/// -> 99 with 12-row tiles and no stride rule. AVX2's 6-row tile on Zen 1 (8-way L1),
+/// 4 KiB strides in place ÷ packed, alternating in one process: one thread 0.97–1.02×
+/// (1024³, 256×1024·1024, 512×1024·1024, 1024×1024·256), two threads 1.02–1.09× (each
+/// column part packs all of A: 256×1024·1024 1.02×, 1024³ 1.02×, 1024×256·1024 1.09×). A row
+/// stride of 0 (a broadcast A) is refused for soundness: it would reach the microkernel as
+/// its "packed panel" signal and read past A.
 fn a_in_place(micro: &Micro, a: &[Term], rows: usize, k: usize) -> bool {
     let [a] = a else {
         return false;
@@ -207,9 +212,13 @@ fn a_in_place(micro: &Micro, a: &[Term], rows: usize, k: usize) -> bool {
         && a.ps == 1
         && k <= DIRECT_A_MAX_K
         && a.xs != 0
-        && !a.xs.is_multiple_of(1024)
+        && (micro.mr < L1_WAYS || !a.xs.is_multiple_of(1024))
         && (tail == 0 || micro.for_rows(tail).0 == tail)
 }
+
+/// Ways of L1 associativity assumed by [`a_in_place`]: 8 on the x86 cores measured here
+/// (12 on Zen 5, where 12 rows plus the streaming B panel still exceed it).
+const L1_WAYS: usize = 8;
 
 /// Whether B (the terms `b`, `n` columns) can be read in place as NR-column panels: one
 /// plain row-major term and whole panels.
@@ -585,6 +594,34 @@ mod tests {
         assert!(!split_columns(1000, 32, 4));
         // Sixteen threads would pack all of A sixteen times: the shared grid stays.
         assert!(!split_columns(4096, 32, 16));
+    }
+
+    #[test]
+    fn a_with_4_kib_rows_is_read_in_place_only_by_tiles_shorter_than_l1_ways() {
+        let tile = |mr| Micro {
+            mr,
+            nr: 16,
+            run: crate::packed::scalar::micro().run,
+            simd_pack: false,
+            partial: &[],
+        };
+        let a = |xs| {
+            [Term {
+                ptr: std::ptr::null(),
+                xs,
+                ps: 1,
+                coef: 1.0,
+            }]
+        };
+        assert!(a_in_place(&tile(6), &a(1024), 600, 512));
+        assert!(!a_in_place(&tile(12), &a(1024), 600, 512));
+        assert!(!a_in_place(&tile(8), &a(2048), 600, 512));
+        assert!(a_in_place(&tile(12), &a(1000), 600, 512));
+        // Never a broadcast A, a k above the in-place limit, or a row tail without its own
+        // tile (these tiles have no partial ones).
+        assert!(!a_in_place(&tile(6), &a(0), 600, 512));
+        assert!(!a_in_place(&tile(6), &a(1000), 600, DIRECT_A_MAX_K + 1));
+        assert!(!a_in_place(&tile(6), &a(1000), 601, 512));
     }
 
     #[test]
