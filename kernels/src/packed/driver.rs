@@ -2,11 +2,11 @@
 //! `C_d (=|+=) coef_d · (Σ A-terms)·(Σ B-terms)` on raw, already-checked operands.
 //!
 //! Loops, outermost first (BLIS numbering):
-//! 5. `jc`: NC-wide column blocks of B and C (the packed B block, 1024 columns);
+//! 5. `jc`: NC-wide column blocks of B and C (1024 columns, in whole NR panels);
 //! 4. `pc`: KC-deep slabs of k; pack B[pc, jc] into NR-column panels (shared by threads);
 //! 3. `ic`: MC-tall row blocks of A (per thread); pack A[ic, pc] into MR-row panels;
 //! 2. `ir`: MR-tall micro-panels of packed A (one stays in L1 through loop 1);
-//! 1. `jr`: NR-wide micro-panels of packed B, streamed from L2 with prefetch; one
+//! 1. `jr`: NR-wide micro-panels of packed B, streamed from L2 or L3 with prefetch; one
 //!    microkernel call per MR×NR tile.
 //!
 //! Loops 2 and 1 are in the order that measured faster on Zen 4 (A micro-panel resident,
@@ -194,8 +194,8 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
 /// Whether A (`rows` rows of the terms `a`) is broadcast in place instead of packed: one
 /// plain term with unit k stride, every row panel covered exactly by a tile (no reads past
 /// the last row), k modest, and a row stride that is not a multiple of 4 KiB unless the
-/// tile has fewer rows than L1 has ways (rows 4 KiB apart share one L1 set: 12 of them
-/// evict each other, 6 fit). Measured on Zen 4, one thread: 32³ 72 -> 92 GFLOP/s, 64³ 95
+/// tile has fewer rows than L1 has ways (AVX2's 6 rows and the scalar 4: rows 4 KiB apart
+/// share one L1 set, and 12 of them evict each other). Measured on Zen 4, one thread: 32³ 72 -> 92 GFLOP/s, 64³ 95
 /// -> 107, 256³ 112 -> 115, 4096×64·64×64 99 -> 109, 64×784·784×256 111 -> 116; 1024³ 107
 /// -> 99 with 12-row tiles and no stride rule. AVX2's 6-row tile on Zen 1 (8-way L1),
 /// 4 KiB strides in place ÷ packed, alternating in one process: one thread 0.97–1.02×
@@ -250,7 +250,13 @@ fn small_in_place(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
 unsafe fn run_small(micro: Micro, p: &Product<'_>) {
     let (a, b, c) = (p.a[0], p.b[0], p.c[0]);
     for i0 in (0..p.m).step_by(micro.mr) {
-        let (_, tile_fn) = micro.for_rows(p.m - i0);
+        let rows = (p.m - i0).min(micro.mr);
+        let (tile_rows, tile_fn) = micro.for_rows(rows);
+        // A is read in place: a taller tile would read past A's last row and write past C's.
+        debug_assert_eq!(
+            tile_rows, rows,
+            "small_in_place admits exact row tails only"
+        );
         for j0 in (0..p.n).step_by(micro.nr) {
             let d = [Dst {
                 ptr: c.ptr.wrapping_add(i0 * c.rs + j0),
@@ -333,11 +339,8 @@ unsafe fn run_column_parts(micro: Micro, blk: Blocking, p: Product<'_>, threads:
 /// 12×32 AVX-512 tile: 256×32 padded vs 12×256 transposed). Transposed, C is written
 /// through the strided edge path, which costs little next to the k loop.
 fn narrow(micro: &Micro, p: &Product<'_>) -> bool {
-    let padded = |rows: usize, cols: usize| {
-        let tail = rows % micro.mr;
-        let rows = rows - tail + if tail > 0 { micro.for_rows(tail).0 } else { 0 };
-        rows * cols.div_ceil(micro.nr) * micro.nr
-    };
+    let padded =
+        |rows: usize, cols: usize| micro.padded_rows(rows) * cols.div_ceil(micro.nr) * micro.nr;
     p.n < micro.nr && p.c.iter().all(|d| d.cs == 1) && 4 * padded(p.n, p.m) <= 3 * padded(p.m, p.n)
 }
 
@@ -419,7 +422,7 @@ unsafe fn macro_block(
                 } else {
                     (ap[r * mr * kc..].as_ptr(), 0)
                 };
-                // Loop 1: NR micro-panels of packed B, streamed from L2.
+                // Loop 1: NR micro-panels of packed B, streamed from L2 or L3.
                 for q in panels.0..panels.1 {
                     let j0 = q * nr;
                     let cols = nr.min(nc_cur - j0);
@@ -429,6 +432,8 @@ unsafe fn macro_block(
                     // are inside C (ci < m, cj < n) and owned by this thread.
                     unsafe {
                         let (tile_rows, tile_fn) = micro.for_rows(rows_here);
+                        // In place, a taller tile would read past A's last row.
+                        debug_assert!(ars == 0 || tile_rows == rows_here);
                         if unit_cs && rows_here == tile_rows && cols == nr {
                             let mut d = [Dst {
                                 ptr: std::ptr::null_mut(),
@@ -499,8 +504,9 @@ unsafe fn edge_tile(
         coef: 1.0,
         overwrite: true,
     };
-    // SAFETY: the buffer holds mr×nr floats and the microkernel overwrites all of them
-    // (overwrite = true) before anything below reads them; panels per the caller.
+    // SAFETY: the buffer holds mr×nr floats; `tile_fn` computes at least `rows` rows and
+    // overwrites them (overwrite = true), and only those rows are read below; panels per
+    // the caller.
     unsafe { tile_fn(kc, a_panel, ars, b_panel, bs, &[d]) };
     for c in p.c {
         let over = c.overwrite && slab == 0;
@@ -622,6 +628,17 @@ mod tests {
         assert!(!a_in_place(&tile(6), &a(0), 600, 512));
         assert!(!a_in_place(&tile(6), &a(1000), 600, DIRECT_A_MAX_K + 1));
         assert!(!a_in_place(&tile(6), &a(1000), 601, 512));
+        // With partial tiles, a tail is read in place only where one covers it exactly.
+        let partial = Micro {
+            partial: Box::leak(Box::new([(2, tile(6).run), (4, tile(6).run)])),
+            ..tile(6)
+        };
+        assert!(a_in_place(&partial, &a(1024), 602, 512));
+        assert!(a_in_place(&partial, &a(1024), 604, 512));
+        assert!(!a_in_place(&partial, &a(1024), 603, 512));
+        assert!(!a_in_place(&partial, &a(1024), 605, 512));
+        assert_eq!(partial.padded_rows(603), 604);
+        assert_eq!(partial.padded_rows(605), 606);
     }
 
     #[test]

@@ -178,10 +178,18 @@ pub struct Micro {
 impl Micro {
     /// The shortest tile covering `rows` (≤ MR) rows: `(rows it computes, entry)`.
     pub fn for_rows(&self, rows: usize) -> (usize, TileFn) {
+        debug_assert!(rows <= self.mr);
         self.partial
             .iter()
             .copied()
             .find(|&(r, _)| r >= rows)
             .unwrap_or((self.mr, self.run))
+    }
+
+    /// Rows the tiles compute for `rows` rows of C: whole MR panels, and the last panel's
+    /// tail rounded up to the shortest tile that covers it.
+    pub fn padded_rows(&self, rows: usize) -> usize {
+        let tail = rows % self.mr;
+        rows - tail + if tail > 0 { self.for_rows(tail).0 } else { 0 }
     }
 }

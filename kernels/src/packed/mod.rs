@@ -169,7 +169,8 @@ impl MatmulKernel for PackedKernel {
             Isa::Scalar => 16e9,
         };
         let fill = |len: usize, t: usize| len as f64 / (len.div_ceil(t) * t).max(1) as f64;
-        let eff = fill(p.m, micro.mr) * fill(p.n, micro.nr);
+        let rows_fill = p.m as f64 / micro.padded_rows(p.m).max(1) as f64;
+        let eff = rows_fill * fill(p.n, micro.nr);
         let compute = p.flops() / (peak * eff.max(0.05));
         // Packing: A once per NC block, B once; about 1 ns per packed float.
         let packed = (p.m * p.k * p.n.div_ceil(blk.nc) + p.k * p.n) as f64 * 1e-9 * 0.5;
