@@ -3,7 +3,7 @@
 
 #![cfg(target_arch = "x86_64")]
 
-use super::microkernel::{Dst, Micro, Simd, TileFn, tile_rows};
+use super::microkernel::{Micro, Simd, tile_entries};
 use std::arch::x86_64::*;
 
 /// AVX2 vectors of 8 f32 with FMA.
@@ -55,46 +55,20 @@ impl Simd for Avx2 {
 const MR: usize = 6;
 const NV: usize = 2;
 
-#[target_feature(enable = "avx2,fma")]
-unsafe fn run_tile(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
-    // SAFETY: AVX2 and FMA are enabled here; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Avx2, MR, NV, MR>(kc, a, ars, b, bs, dst) }
-}
-
-/// The tile for the first `R` of the 6 rows (the last, partial row panel).
-#[target_feature(enable = "avx2,fma")]
-unsafe fn run_rows<const R: usize>(
-    kc: usize,
-    a: *const f32,
-    ars: usize,
-    b: *const f32,
-    bs: usize,
-    dst: &[Dst],
-) {
-    // SAFETY: AVX2 and FMA are enabled here; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Avx2, R, NV, MR>(kc, a, ars, b, bs, dst) }
-}
-
-/// Tiles for every partial row panel (1–5 of the 6 rows), so no row tail computes padding
-/// and any row count can read A in place. Against the 6-row tile alone (A packed into
-/// padded panels, no in-place small path for such tails), one thread, alternating in one
-/// process (Zen 1 EPYC, two runs): 32³ 1.54–1.59×, 64³ 1.17–1.24×, 128³ 1.14–1.16×,
-/// 4096×64·64×64 1.08–1.10×, 64×256·784×256 1.06–1.13×.
-const PARTIAL: [(usize, TileFn); 5] = [
-    (1, run_rows::<1>),
-    (2, run_rows::<2>),
-    (3, run_rows::<3>),
-    (4, run_rows::<4>),
-    (5, run_rows::<5>),
-];
+// Tiles for every partial row panel (1–5 of the 6 rows), so no row tail computes padding
+// and any row count can read A in place. Against the 6-row tile alone (A packed into
+// padded panels, no in-place small path for such tails), one thread, alternating in one
+// process (Zen 1 EPYC, two runs): 32³ 1.54–1.59×, 64³ 1.17–1.24×, 128³ 1.14–1.16×,
+// 4096×64·64×64 1.08–1.10×, 64×256·784×256 1.06–1.13×.
+tile_entries!(Avx2, "avx2,fma", rows MR, vectors NV, partial [1, 2, 3, 4, 5]);
 
 /// The AVX2+FMA microkernel. Call its `run` only where AVX2 and FMA were detected.
 pub fn micro() -> Micro {
     Micro {
         mr: MR,
         nr: NV * 8,
-        run: run_tile,
+        run: run_rows::<MR>,
         simd_pack: super::transpose::available(),
-        partial: &PARTIAL,
+        partial: PARTIAL,
     }
 }

@@ -3,7 +3,7 @@
 
 #![cfg(target_arch = "x86_64")]
 
-use super::microkernel::{Dst, Micro, Simd, TileFn, tile_rows};
+use super::microkernel::{Micro, Simd, tile_entries};
 use std::arch::x86_64::*;
 
 /// AVX-512F vectors of 16 f32.
@@ -57,36 +57,16 @@ pub const MR: usize = 12;
 /// Tile vectors per row (loaded from packed B); NR = 16·NV.
 pub const NV: usize = 2;
 
-#[target_feature(enable = "avx512f")]
-unsafe fn run_tile(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
-    // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Avx512, MR, NV, MR>(kc, a, ars, b, bs, dst) }
-}
-
-/// The tile for the first `R` of the 12 rows (the last, partial row panel).
-#[target_feature(enable = "avx512f")]
-unsafe fn run_rows<const R: usize>(
-    kc: usize,
-    a: *const f32,
-    ars: usize,
-    b: *const f32,
-    bs: usize,
-    dst: &[Dst],
-) {
-    // SAFETY: AVX-512F is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Avx512, R, NV, MR>(kc, a, ars, b, bs, dst) }
-}
-
-/// Tiles for the last, partial row panel (4 or 8 of the 12 rows).
-const PARTIAL: [(usize, TileFn); 2] = [(4, run_rows::<4>), (8, run_rows::<8>)];
+// Tiles for the last, partial row panel: 4 or 8 of the 12 rows.
+tile_entries!(Avx512, "avx512f", rows MR, vectors NV, partial [4, 8]);
 
 /// The AVX-512F microkernel. Call its `run` only where AVX-512F was detected.
 pub fn micro() -> Micro {
     Micro {
         mr: MR,
         nr: NV * 16,
-        run: run_tile,
+        run: run_rows::<MR>,
         simd_pack: super::transpose::available(),
-        partial: &PARTIAL,
+        partial: PARTIAL,
     }
 }

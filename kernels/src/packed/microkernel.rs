@@ -161,6 +161,41 @@ unsafe fn k_loop<S: Simd, const MR: usize, const NV: usize, const DIRECT: bool>(
 /// stride, destinations)`.
 pub type TileFn = unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst]);
 
+/// Defines one ISA's tile entry points, so each ISA file states only what differs (vector
+/// type, target features, tile shape, which partial tiles it has):
+/// - `run_rows::<R>`: [`tile_rows`] for the first `R` of the `$mr` rows, compiled with
+///   `$features` (`run_rows::<$mr>` is the full tile);
+/// - `PARTIAL`: the entries for the last, partial row panel, as `(rows, entry)` shortest
+///   first (see [`Micro::partial`]).
+macro_rules! tile_entries {
+    ($simd:ty, $features:literal, rows $mr:ident, vectors $nv:ident, partial [$($r:literal),*]) => {
+        /// The tile for the first `R` rows of this ISA's tile (the last, partial row
+        /// panel; all of them for the full tile).
+        #[target_feature(enable = $features)]
+        unsafe fn run_rows<const R: usize>(
+            kc: usize,
+            a: *const f32,
+            ars: usize,
+            b: *const f32,
+            bs: usize,
+            dst: &[$crate::packed::microkernel::Dst],
+        ) {
+            // SAFETY: the target features are enabled here; the panel and destination
+            // contract is the caller's.
+            unsafe {
+                $crate::packed::microkernel::tile_rows::<$simd, R, $nv, $mr>(
+                    kc, a, ars, b, bs, dst,
+                )
+            }
+        }
+
+        /// Tiles for the last, partial row panel, shortest first.
+        const PARTIAL: &[(usize, $crate::packed::microkernel::TileFn)] =
+            &[$(($r, run_rows::<$r>)),*];
+    };
+}
+pub(crate) use tile_entries;
+
 /// One ISA's microkernel: its tile shape and entry point.
 #[derive(Clone, Copy, Debug)]
 pub struct Micro {

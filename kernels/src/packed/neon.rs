@@ -3,7 +3,7 @@
 
 #![cfg(target_arch = "aarch64")]
 
-use super::microkernel::{Dst, Micro, Simd, TileFn, tile_rows};
+use super::microkernel::{Micro, Simd, tile_entries};
 use std::arch::aarch64::*;
 
 /// NEON vectors of 4 f32.
@@ -50,46 +50,18 @@ impl Simd for Neon {
 const MR: usize = 8;
 const NV: usize = 3;
 
-#[target_feature(enable = "neon")]
-unsafe fn run_tile(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
-    // SAFETY: NEON is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Neon, MR, NV, MR>(kc, a, ars, b, bs, dst) }
-}
-
-/// The tile for the first `R` of the 8 rows (the last, partial row panel).
-#[target_feature(enable = "neon")]
-unsafe fn run_rows<const R: usize>(
-    kc: usize,
-    a: *const f32,
-    ars: usize,
-    b: *const f32,
-    bs: usize,
-    dst: &[Dst],
-) {
-    // SAFETY: NEON is enabled here; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Neon, R, NV, MR>(kc, a, ars, b, bs, dst) }
-}
-
-/// Tiles for every partial row panel (1–7 of the 8 rows), as on AVX2 (see `avx2.rs`,
-/// where they measured 1.1–1.6× at 32³–128³): no row tail computes padding and any row
-/// count can read A in place. Not timed on NEON hardware (none here); tested under qemu.
-const PARTIAL: [(usize, TileFn); 7] = [
-    (1, run_rows::<1>),
-    (2, run_rows::<2>),
-    (3, run_rows::<3>),
-    (4, run_rows::<4>),
-    (5, run_rows::<5>),
-    (6, run_rows::<6>),
-    (7, run_rows::<7>),
-];
+// Tiles for every partial row panel (1–7 of the 8 rows), as on AVX2 (see `avx2.rs`, where
+// they measured 1.1–1.6× at 32³–128³): no row tail computes padding and any row count can
+// read A in place. Not timed on NEON hardware (none here); tested under qemu.
+tile_entries!(Neon, "neon", rows MR, vectors NV, partial [1, 2, 3, 4, 5, 6, 7]);
 
 /// The NEON microkernel. Call its `run` only where NEON was detected.
 pub fn micro() -> Micro {
     Micro {
         mr: MR,
         nr: NV * 4,
-        run: run_tile,
+        run: run_rows::<MR>,
         simd_pack: false,
-        partial: &PARTIAL,
+        partial: PARTIAL,
     }
 }
