@@ -1,16 +1,19 @@
 //! Cache blocking: the MC×KC×NC block sizes of the BLIS loops, fitted to the host's caches.
 //!
-//! Sizes come from sysfs (`/sys/devices/system/cpu/cpu0/cache`) when it is readable, with
-//! defaults for a current x86 core otherwise, and are read once.
+//! Sizes and L1's associativity come from sysfs (`/sys/devices/system/cpu/cpu0/cache`) when
+//! readable, with defaults for a current x86 core otherwise, and are read once.
 
 use once_cell::sync::Lazy;
 
-/// Per-core data-cache sizes in bytes.
+/// Per-core data-cache sizes in bytes, and L1's associativity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CacheSizes {
     pub l1d: usize,
     pub l2: usize,
     pub l3: usize,
+    /// Ways of the L1 data cache: how many lines that map to one set it holds at once
+    /// (rows of A 4 KiB apart all map to one set; see `driver::a_in_place`).
+    pub l1d_ways: usize,
 }
 
 impl Default for CacheSizes {
@@ -19,6 +22,7 @@ impl Default for CacheSizes {
             l1d: 32 << 10,
             l2: 1 << 20,
             l3: 32 << 20,
+            l1d_ways: 8,
         }
     }
 }
@@ -48,7 +52,11 @@ fn read_sysfs() -> CacheSizes {
             continue;
         };
         match (level.trim(), kind.trim()) {
-            ("1", "Data") => sizes.l1d = size,
+            ("1", "Data") => {
+                sizes.l1d = size;
+                let ways = read("ways_of_associativity").and_then(|w| w.trim().parse().ok());
+                sizes.l1d_ways = ways.filter(|&w| w > 0).unwrap_or(sizes.l1d_ways);
+            }
             ("2", "Unified" | "Data") => sizes.l2 = size,
             ("3", "Unified" | "Data") => sizes.l3 = size,
             _ => {}
@@ -146,6 +154,7 @@ mod tests {
             l1d: l1d_kib << 10,
             l2: l2_kib << 10,
             l3: 32 << 20,
+            l1d_ways: 8,
         }
     }
 

@@ -14,7 +14,7 @@
 //! the vector operand streams, as in BLIS's AVX-512 kernels with the roles of A and B
 //! swapped. `blocking.rs` sizes the blocks for that order.
 
-use super::blocking::Blocking;
+use super::blocking::{Blocking, cache_sizes};
 use super::microkernel::{Dst, MAX_DST, Micro, TileFn};
 use super::pack::{Term, pack, pack_b};
 use super::parallel::{run_chunks, run_parts};
@@ -194,16 +194,17 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
 /// Whether A (`rows` rows of the terms `a`) is broadcast in place instead of packed: one
 /// plain term with unit k stride, every row panel covered exactly by a tile (no reads past
 /// the last row), k modest, and a row stride that is not a multiple of 4 KiB unless the
-/// tile has fewer rows than L1 has ways (AVX2's 6 rows and the scalar 4: rows 4 KiB apart
-/// share one L1 set, and 12 of them evict each other). Measured on Zen 4, one thread: 32³ 72 -> 92 GFLOP/s, 64³ 95
-/// -> 107, 256³ 112 -> 115, 4096×64·64×64 99 -> 109, 64×784·784×256 111 -> 116; 1024³ 107
-/// -> 99 with 12-row tiles and no stride rule. AVX2's 6-row tile on Zen 1 (8-way L1),
+/// tile has fewer rows than L1 has ways (`l1d_ways`; rows 4 KiB apart share one L1 set:
+/// 12 of them overflow an 8- or 12-way set beside the streaming B panel, AVX2's 6 fit in 8
+/// ways). Measured on Zen 4, one thread: 32³ 72 -> 92 GFLOP/s, 64³ 95 -> 107, 256³ 112 ->
+/// 115, 4096×64·64×64 99 -> 109, 64×784·784×256 111 -> 116; 1024³ 107 -> 99 with 12-row
+/// tiles and no stride rule. AVX2's 6-row tile on Zen 1 (8-way L1),
 /// 4 KiB strides in place ÷ packed, alternating in one process: one thread 0.97–1.02×
 /// (1024³, 256×1024·1024, 512×1024·1024, 1024×1024·256), two threads 1.02–1.09× (each
 /// column part packs all of A: 256×1024·1024 1.02×, 1024³ 1.02×, 1024×256·1024 1.09×). A row
 /// stride of 0 (a broadcast A) is refused for soundness: it would reach the microkernel as
 /// its "packed panel" signal and read past A.
-fn a_in_place(micro: &Micro, a: &[Term], rows: usize, k: usize) -> bool {
+fn a_in_place(micro: &Micro, a: &[Term], rows: usize, k: usize, l1d_ways: usize) -> bool {
     let [a] = a else {
         return false;
     };
@@ -212,13 +213,9 @@ fn a_in_place(micro: &Micro, a: &[Term], rows: usize, k: usize) -> bool {
         && a.ps == 1
         && k <= DIRECT_A_MAX_K
         && a.xs != 0
-        && (micro.mr < L1_WAYS || !a.xs.is_multiple_of(1024))
+        && (micro.mr < l1d_ways || !a.xs.is_multiple_of(1024))
         && (tail == 0 || micro.for_rows(tail).0 == tail)
 }
-
-/// Ways of L1 associativity assumed by [`a_in_place`]: 8 on the x86 cores measured here
-/// (12 on Zen 5, where 12 rows plus the streaming B panel still exceed it).
-const L1_WAYS: usize = 8;
 
 /// Whether B (the terms `b`, `n` columns) can be read in place as NR-column panels: one
 /// plain row-major term and whole panels.
@@ -235,7 +232,7 @@ const SMALL_MAX: usize = 128 * 128 * 128;
 fn small_in_place(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
     p.m.saturating_mul(p.n).saturating_mul(p.k) <= SMALL_MAX
         && p.k <= kc_max
-        && a_in_place(micro, p.a, p.m, p.k)
+        && a_in_place(micro, p.a, p.m, p.k, cache_sizes().l1d_ways)
         && b_panels_in_place(micro, p.b, p.n)
         && matches!(p.c, [c] if c.cs == 1)
 }
@@ -395,7 +392,7 @@ unsafe fn macro_block(
         return;
     }
     let unit_cs = p.c.iter().all(|d| d.cs == 1);
-    let direct_a = a_in_place(&micro, p.a, rows.1 - rows.0, p.k);
+    let direct_a = a_in_place(&micro, p.a, rows.1 - rows.0, p.k, cache_sizes().l1d_ways);
     // Even row blocks (whole MR panels) rather than full MC blocks and a sliver.
     let span = rows.1 - rows.0;
     let mc = span.div_ceil(span.div_ceil(mc)).div_ceil(mr) * mr;
@@ -619,24 +616,29 @@ mod tests {
                 coef: 1.0,
             }]
         };
-        assert!(a_in_place(&tile(6), &a(1024), 600, 512));
-        assert!(!a_in_place(&tile(12), &a(1024), 600, 512));
-        assert!(!a_in_place(&tile(8), &a(2048), 600, 512));
-        assert!(a_in_place(&tile(12), &a(1000), 600, 512));
+        assert!(a_in_place(&tile(6), &a(1024), 600, 512, 8));
+        assert!(!a_in_place(&tile(12), &a(1024), 600, 512, 8));
+        // The ways come from the host: 12 rows in a 12-way L1 (Zen 5) still share it with
+        // the B stream; a 4-way L1 has no room for 6.
+        assert!(!a_in_place(&tile(12), &a(1024), 600, 512, 12));
+        assert!(!a_in_place(&tile(6), &a(1024), 600, 512, 4));
+        assert!(a_in_place(&tile(6), &a(1000), 600, 512, 4));
+        assert!(!a_in_place(&tile(8), &a(2048), 600, 512, 8));
+        assert!(a_in_place(&tile(12), &a(1000), 600, 512, 8));
         // Never a broadcast A, a k above the in-place limit, or a row tail without its own
         // tile (these tiles have no partial ones).
-        assert!(!a_in_place(&tile(6), &a(0), 600, 512));
-        assert!(!a_in_place(&tile(6), &a(1000), 600, DIRECT_A_MAX_K + 1));
-        assert!(!a_in_place(&tile(6), &a(1000), 601, 512));
+        assert!(!a_in_place(&tile(6), &a(0), 600, 512, 8));
+        assert!(!a_in_place(&tile(6), &a(1000), 600, DIRECT_A_MAX_K + 1, 8));
+        assert!(!a_in_place(&tile(6), &a(1000), 601, 512, 8));
         // With partial tiles, a tail is read in place only where one covers it exactly.
         let partial = Micro {
             partial: Box::leak(Box::new([(2, tile(6).run), (4, tile(6).run)])),
             ..tile(6)
         };
-        assert!(a_in_place(&partial, &a(1024), 602, 512));
-        assert!(a_in_place(&partial, &a(1024), 604, 512));
-        assert!(!a_in_place(&partial, &a(1024), 603, 512));
-        assert!(!a_in_place(&partial, &a(1024), 605, 512));
+        assert!(a_in_place(&partial, &a(1024), 602, 512, 8));
+        assert!(a_in_place(&partial, &a(1024), 604, 512, 8));
+        assert!(!a_in_place(&partial, &a(1024), 603, 512, 8));
+        assert!(!a_in_place(&partial, &a(1024), 605, 512, 8));
         assert_eq!(partial.padded_rows(603), 604);
         assert_eq!(partial.padded_rows(605), 606);
     }

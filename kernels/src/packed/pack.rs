@@ -238,7 +238,7 @@ unsafe fn copy_panel(panel: *mut f32, t: Term, w: usize, width: usize, kc: usize
     // SAFETY: indices stay below `width` and `kc`, inside source and panel.
     unsafe {
         if t.xs == 1 {
-            // Contiguous along the width: one short memcpy per k step.
+            // Contiguous along the width: one short line copy per k step.
             for p in 0..kc {
                 copy_line(t.ptr.add(p * t.ps), panel.add(p * w), width);
             }
