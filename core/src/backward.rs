@@ -220,19 +220,28 @@ impl Graph {
                     });
                 }
             }
-            // Which inputs get a gradient (once each, even if an input repeats), and the
-            // intermediate ones' buffers, allocated at their first write.
-            let mut targets: [Option<(Ref, Accum)>; 2] = [None, None];
+            // Which inputs get a gradient (once each, even if an input repeats) and how it is
+            // written; an intermediate one's buffer is allocated at its first write, a
+            // param's exists (zeros when new) before it is lent.
+            let inputs = node.op.inputs();
+            let mut accums = [None, None];
             let mut bufs: [Option<GradBuf>; 2] = [None, None];
-            for (k, r) in node.op.inputs().into_iter().enumerate() {
-                let Some(r) = r else { continue };
-                if targets.iter().flatten().any(|t| t.0 == r) {
+            let mut param_of = [None, None];
+            for k in 0..2 {
+                let Some(r) = inputs[k] else { continue };
+                if k == 1 && inputs[0] == Some(r) {
                     continue;
                 }
-                targets[k] = match r {
+                match r {
                     Ref::Param(p) => {
-                        let first = !param_fresh[p as usize];
-                        Some((r, if first { Accum::Replace } else { Accum::Add }))
+                        let p = p as usize;
+                        let fresh = std::mem::replace(&mut param_fresh[p], true);
+                        accums[k] = Some(if fresh { Accum::Add } else { Accum::Replace });
+                        param_grads[p].get_or_insert_with(|| {
+                            let shape = params[p].shape_info();
+                            Tensor::from_parts(vec![0.0; shape.numel()], shape)
+                        });
+                        param_of[k] = Some(p);
                     }
                     Ref::Node(j) if nodes[j as usize].needs_grad => {
                         let j = j as usize;
@@ -246,22 +255,9 @@ impl Graph {
                             }
                         };
                         bufs[k] = Some(buf);
-                        Some((r, accum))
+                        accums[k] = Some(accum);
                     }
-                    Ref::Node(_) => None,
-                };
-            }
-            // Param gradients exist (zeros when new) before they are lent.
-            let mut param_of = [None, None];
-            for (slot, target) in param_of.iter_mut().zip(&targets) {
-                if let Some((Ref::Param(p), _)) = target {
-                    let p = *p as usize;
-                    param_fresh[p] = true;
-                    param_grads[p].get_or_insert_with(|| {
-                        let shape = params[p].shape_info();
-                        Tensor::from_parts(vec![0.0; shape.numel()], shape)
-                    });
-                    *slot = Some(p);
+                    Ref::Node(_) => {}
                 }
             }
             let param_data = param_slices(param_grads, param_of);
@@ -270,12 +266,17 @@ impl Graph {
                 .map_err(&err)?;
             let mut grads = Grads::default();
             let lent = node_data.into_iter().zip(param_data);
-            for ((entry, target), (node, param)) in grads.entries.iter_mut().zip(targets).zip(lent)
-            {
-                if let (Some((r, accum)), Some(data)) = (target, node.or(param)) {
-                    *entry = Some((r, data, accum));
+            for (k, (node_buf, param_buf)) in lent.enumerate() {
+                if let (Some(r), Some(accum), Some(data)) =
+                    (inputs[k], accums[k], node_buf.or(param_buf))
+                {
+                    grads.entries[k] = Some((r, data, accum));
                 }
-                debug_assert_eq!(entry.is_some(), target.is_some(), "every target is lent");
+                debug_assert_eq!(
+                    grads.entries[k].is_some(),
+                    accums[k].is_some(),
+                    "every target is lent"
+                );
             }
             let mut ctx = BackCtx {
                 vals,

@@ -251,6 +251,7 @@ impl GradStore {
     ///
     /// # Errors
     /// The allocator's (e.g. a planner asked for what its plan does not hold).
+    #[inline]
     pub fn take(&mut self, id: GradId, numel: usize) -> Result<GradBuf, MemError> {
         // Backward overwrites every buffer before reading it, so no memset is needed.
         let buf = self.alloc.allocate_for_overwrite(id, numel)?;
@@ -273,6 +274,7 @@ impl GradStore {
     ///
     /// # Errors
     /// An invalid handle.
+    #[inline]
     pub fn slice_mut(&mut self, buf: &GradBuf) -> Result<&mut [f32], MemError> {
         self.alloc.slice_mut(buf)
     }
@@ -282,6 +284,7 @@ impl GradStore {
     ///
     /// # Errors
     /// An invalid handle, or two handles sharing memory (an allocator bug).
+    #[inline]
     pub fn lend(
         &mut self,
         gout: &GradBuf,
@@ -309,6 +312,7 @@ impl GradStore {
     }
 
     /// Records the trace point of the step just run (when the trace is on).
+    #[inline]
     pub fn record_step(&mut self) {
         if let Some(t) = &mut self.trace {
             let s = self.alloc.stats();
@@ -321,6 +325,7 @@ impl GradStore {
     ///
     /// # Errors
     /// An invalid handle (released twice, stale or foreign).
+    #[inline]
     pub fn give_back(&mut self, buf: GradBuf) -> Result<(), MemError> {
         self.alloc.release(buf)
     }

@@ -17,8 +17,13 @@ fn threads() -> usize {
 /// Calls `f(offset, chunk)` over `out` cut into contiguous chunks (`offset` is the index of
 /// the chunk's first element), one chunk per thread when `out` is large, else once.
 pub(crate) fn for_chunks(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    let threads = threads();
-    if threads <= 1 || out.len() < PAR_MIN_ELEMS {
+    // The length first: reading the settings costs more than a tiny op's arithmetic.
+    let threads = if out.len() < PAR_MIN_ELEMS {
+        1
+    } else {
+        threads()
+    };
+    if threads <= 1 {
         f(0, out);
         return;
     }

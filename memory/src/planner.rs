@@ -317,6 +317,7 @@ impl GradAllocator for PlannerAllocator {
 
 impl PlannerAllocator {
     /// The planned region of gradient `id`, zeroed when `zero`.
+    #[inline]
     fn serve(&mut self, id: GradId, numel: usize, zero: bool) -> Result<GradBuf> {
         let Some(arena) = self.arena.filter(|_| self.plan.is_some()) else {
             return Err(MemError::NoPlan { id, numel });

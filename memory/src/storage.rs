@@ -161,6 +161,43 @@ impl GradStorage {
         for b in bufs {
             self.check(b)?;
         }
+        // Fast paths (a backward step's usual case), none empty: all in one block (the
+        // planner's arena) or each in its own (the system allocator's). Mixed cases and
+        // empty buffers take the general walk below.
+        let pairs = || (0..N).flat_map(|i| (i + 1..N).map(move |j| (bufs[i], bufs[j])));
+        if N > 0 && bufs.iter().all(|b| !b.is_empty()) {
+            if bufs.iter().all(|b| b.block == bufs[0].block) {
+                if let Some((x, y)) = pairs()
+                    .find(|(x, y)| x.offset < y.offset + y.len && y.offset < x.offset + x.len)
+                {
+                    let (a, b) = if x.offset <= y.offset {
+                        (x.id, y.id)
+                    } else {
+                        (y.id, x.id)
+                    };
+                    return Err(MemError::Overlap { a, b });
+                }
+                let ranges = bufs.map(GradBuf::range);
+                return self.blocks[bufs[0].block()]
+                    .get_disjoint_mut(ranges)
+                    .map_err(|_| MemError::Overlap {
+                        a: bufs[0].id,
+                        b: bufs[N - 1].id,
+                    });
+            }
+            if pairs().all(|(x, y)| x.block != y.block) {
+                let blocks = self.blocks.get_disjoint_mut(bufs.map(GradBuf::block));
+                let blocks = blocks.map_err(|_| MemError::Overlap {
+                    a: bufs[0].id,
+                    b: bufs[N - 1].id,
+                })?;
+                let mut carved = bufs.iter();
+                return Ok(blocks.map(|data| {
+                    let b = carved.next().expect("one handle per block");
+                    &mut data[b.range()]
+                }));
+            }
+        }
         // Insertion sort by address: N is 2 or 3 in a backward step.
         let mut order: [usize; N] = std::array::from_fn(|i| i);
         let key = |i: usize| (bufs[i].block, bufs[i].offset);
@@ -305,6 +342,9 @@ impl GradStorage {
     ///
     /// # Errors
     /// [`MemError::AlreadyLive`] when `id` already holds a buffer.
+    // Always inlined into the policies' `allocate` and `release`: handing the handle back
+    // through one more call cost 8% of a tiny node's forward + backward (`tiny_ops`, Zen 1).
+    #[inline(always)]
     pub fn bind(
         &mut self,
         id: GradId,
@@ -354,6 +394,7 @@ impl GradStorage {
     ///
     /// # Errors
     /// As [`GradStorage::check`]: a second release is [`MemError::NotLive`].
+    #[inline(always)]
     pub fn unbind(&mut self, buf: &GradBuf) -> Result<()> {
         self.check(buf)?;
         self.live[buf.id.0] = None;
@@ -366,5 +407,61 @@ impl GradStorage {
     /// The live buffers, ascending by id.
     pub fn live_bufs(&self) -> impl Iterator<Item = GradBuf> + '_ {
         self.live.iter().flatten().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Storage with two blocks of 16 elements, each element holding its block and index.
+    fn two_blocks() -> GradStorage {
+        let mut s = GradStorage::new("test");
+        for b in 0..2 {
+            s.insert_block((0..16).map(|i| (100 * b + i) as f32).collect());
+        }
+        s
+    }
+
+    #[test]
+    fn split_mut_carves_one_block_several_blocks_and_mixed() {
+        let mut s = two_blocks();
+        let x = s.bind(GradId(0), 0, 8, 4, 4, false).unwrap();
+        let y = s.bind(GradId(1), 0, 0, 2, 2, false).unwrap();
+        let z = s.bind(GradId(2), 1, 3, 5, 5, false).unwrap();
+        let [sx, sy] = s.split_mut([&x, &y]).unwrap();
+        assert_eq!(
+            (&sx[..], &sy[..]),
+            (&[8.0, 9.0, 10.0, 11.0][..], &[0.0, 1.0][..])
+        );
+        let [sz, sx] = s.split_mut([&z, &x]).unwrap();
+        assert_eq!((sz[0], sz.len(), sx[0]), (103.0, 5, 8.0));
+        let [sy, sz, sx] = s.split_mut([&y, &z, &x]).unwrap();
+        sy[1] = -1.0;
+        sz[4] = -2.0;
+        sx[3] = -3.0;
+        assert_eq!(s.slice(&y).unwrap(), &[0.0, -1.0]);
+        assert_eq!(s.slice(&z).unwrap()[4], -2.0);
+        assert_eq!(s.slice(&x).unwrap()[3], -3.0);
+    }
+
+    #[test]
+    fn split_mut_names_overlapping_gradients_in_address_order() {
+        let mut s = two_blocks();
+        let low = s.bind(GradId(5), 0, 2, 6, 6, false).unwrap();
+        let high = s.bind(GradId(3), 0, 7, 4, 4, false).unwrap();
+        let other = s.bind(GradId(4), 1, 0, 4, 4, false).unwrap();
+        let expected = MemError::Overlap {
+            a: GradId(5),
+            b: GradId(3),
+        };
+        assert_eq!(s.split_mut([&low, &high]).unwrap_err(), expected);
+        assert_eq!(s.split_mut([&high, &low]).unwrap_err(), expected);
+        assert_eq!(s.split_mut([&other, &high, &low]).unwrap_err(), expected);
+        let empty = s.bind(GradId(6), 0, 4, 0, 0, false).unwrap();
+        let [e, o] = s.split_mut([&empty, &other]).unwrap();
+        assert_eq!((e.len(), o.len()), (0, 4));
+        let none: [&mut [f32]; 0] = s.split_mut([]).unwrap();
+        assert!(none.is_empty());
     }
 }
