@@ -153,6 +153,12 @@ impl Tensor {
         Ok(Tensor { data, shape: s })
     }
 
+    /// Takes the buffer out, leaving the tensor empty (its shape no longer matches: only
+    /// for a tensor about to be dropped).
+    pub(crate) fn take_data(&mut self) -> Vec<f32> {
+        std::mem::take(&mut self.data)
+    }
+
     /// Internal constructor for buffers whose length is already right.
     pub(crate) fn from_parts(data: Vec<f32>, shape: Shape) -> Tensor {
         debug_assert_eq!(data.len(), shape.numel());
