@@ -12,7 +12,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use poolgrad::prelude::*;
-use poolgrad_benches::{MODELS, TrainStep};
+use poolgrad_benches::{MODELS, TinyOps, TrainStep};
 use std::hint::black_box;
 
 fn training_step(c: &mut Criterion) {
@@ -33,43 +33,17 @@ fn training_step(c: &mut Criterion) {
     group.finish();
 }
 
-/// A tape of `NODES` element-wise ops on 1-element tensors (`h = tanh(h·w + b)` chains),
-/// forward only and forward + backward + reset.
+/// The [`TinyOps`] tape (1000 element-wise ops on 1-element tensors), forward only and
+/// forward + backward + reset.
 fn tiny_ops(c: &mut Criterion) {
-    const LAYERS: usize = 333;
-    const NODES: u64 = 3 * LAYERS as u64 + 1;
     let mut group = c.benchmark_group("tiny_ops");
-    group.throughput(Throughput::Elements(NODES));
-    let mut g = Graph::new().expect("valid environment");
-    let w = g.param(Tensor::from_vec(vec![0.9], &[1]).expect("shape"));
-    let b = g.param(Tensor::from_vec(vec![0.1], &[1]).expect("shape"));
-    let forward = |g: &mut Graph| -> Var {
-        let mut h = g.constant_from_slice(&[0.5], &[1]).expect("shape");
-        for _ in 0..LAYERS {
-            let m = g.mul(h, w).expect("mul");
-            let a = g.add(m, b).expect("add");
-            h = g.tanh(a).expect("tanh");
-        }
-        h
-    };
-    let h = forward(&mut g);
-    let loss = g.sum(h).expect("sum");
-    g.backward(loss).expect("backward");
-    g.reset();
+    group.throughput(Throughput::Elements(TinyOps::NODES));
+    let mut t = TinyOps::new().expect("valid POOLGRAD_* environment");
     group.bench_function("forward_1000_nodes", |bench| {
-        bench.iter(|| {
-            let h = forward(&mut g);
-            black_box(h);
-            g.reset();
-        })
+        bench.iter(|| black_box(t.forward().expect("tiny ops")))
     });
     group.bench_function("forward_backward_1000_nodes", |bench| {
-        bench.iter(|| {
-            let h = forward(&mut g);
-            let loss = g.sum(h).expect("sum");
-            g.backward(loss).expect("backward");
-            g.reset();
-        })
+        bench.iter(|| black_box(t.forward_backward().expect("tiny ops")))
     });
     group.finish();
 }

@@ -1,6 +1,7 @@
 //! Shared helpers for poolgrad's criterion benches (see `benches/benches/`).
 #![forbid(unsafe_code)]
 
+use poolgrad::core::Result;
 use poolgrad::prelude::*;
 
 /// The benchmarked models: name, layer sizes, batch (MLP-S and MLP-M of issues 4 and 5).
@@ -79,6 +80,72 @@ impl TrainStep {
     }
 }
 
+/// The tape of the `tiny_ops` bench: [`TinyOps::LAYERS`] `h = tanh(h·w + b)` layers on
+/// 1-element tensors, [`TinyOps::NODES`] nodes with the loss, where per-node overhead is
+/// all there is to measure.
+#[derive(Debug)]
+pub struct TinyOps {
+    g: Graph,
+    w: Var,
+    b: Var,
+}
+
+impl TinyOps {
+    /// Layers of the chain.
+    pub const LAYERS: usize = 333;
+    /// Nodes a forward records (3 per layer and the input), plus one for the loss.
+    pub const NODES: u64 = 3 * Self::LAYERS as u64 + 1;
+
+    /// The two params on a graph from the environment, warmed by one forward + backward.
+    ///
+    /// # Errors
+    /// An invalid `POOLGRAD_*` environment, as [`Graph::new`].
+    pub fn new() -> Result<TinyOps> {
+        let mut g = Graph::new()?;
+        let w = g.param(Tensor::from_vec(vec![0.9], &[1])?);
+        let b = g.param(Tensor::from_vec(vec![0.1], &[1])?);
+        let mut t = TinyOps { g, w, b };
+        t.forward_backward()?;
+        Ok(t)
+    }
+
+    /// Records the chain and resets the tape; returns the last value.
+    ///
+    /// # Errors
+    /// None in practice (every shape is valid); op errors are passed on.
+    pub fn forward(&mut self) -> Result<f32> {
+        let h = self.chain()?;
+        let out = self.g.value(h)?.data()[0];
+        self.g.reset();
+        Ok(out)
+    }
+
+    /// Records the chain, sums it into a loss, runs backward and resets the tape; returns
+    /// `w`'s gradient.
+    ///
+    /// # Errors
+    /// As [`TinyOps::forward`].
+    pub fn forward_backward(&mut self) -> Result<f32> {
+        let h = self.chain()?;
+        let loss = self.g.sum(h)?;
+        self.g.backward(loss)?;
+        let dw = self.g.grad(self.w).map_or(0.0, |t| t.data()[0]);
+        self.g.reset();
+        Ok(dw)
+    }
+
+    fn chain(&mut self) -> Result<Var> {
+        let g = &mut self.g;
+        let mut h = g.constant_from_slice(&[0.5], &[1])?;
+        for _ in 0..Self::LAYERS {
+            let m = g.mul(h, self.w)?;
+            let a = g.add(m, self.b)?;
+            h = g.tanh(a)?;
+        }
+        Ok(h)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +160,35 @@ mod tests {
         assert!(first.is_finite() && first > 0.0);
         let last = (0..200).map(|_| step.step()).last().expect("steps");
         assert!(last < first, "loss {first} -> {last}");
+    }
+
+    /// The tape computes the chain and its gradient: compared with the same recurrence
+    /// written out in plain f32 (forward, then the chain rule backwards).
+    #[test]
+    fn tiny_ops_matches_the_chain_written_out() {
+        let mut t = TinyOps::new().unwrap();
+        let (w, b) = (0.9f32, 0.1f32);
+        let mut hs = vec![0.5f32];
+        for _ in 0..TinyOps::LAYERS {
+            let h = *hs.last().unwrap();
+            hs.push((h * w + b).tanh());
+        }
+        let (mut dh, mut dw) = (1.0f32, 0.0f32);
+        for k in (0..TinyOps::LAYERS).rev() {
+            let da = dh * (1.0 - hs[k + 1] * hs[k + 1]);
+            dw += da * hs[k];
+            dh = da * w;
+        }
+        assert!((t.forward().unwrap() - hs[TinyOps::LAYERS]).abs() < 1e-6);
+        let got = t.forward_backward().unwrap();
+        assert!(
+            (got - dw).abs() <= 1e-4 * dw.abs().max(1.0),
+            "{got} vs {dw}"
+        );
+        assert_eq!(
+            t.forward_backward().unwrap(),
+            got,
+            "reset leaves nothing behind"
+        );
     }
 }
