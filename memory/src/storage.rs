@@ -164,7 +164,10 @@ impl GradStorage {
         // Fast paths (a backward step's usual case), none empty: all in one block (the
         // planner's arena) and disjoint, or each in its own block (the system allocator's).
         // Overlaps, mixed cases and empty buffers take the general walk below, which names
-        // an overlapping pair in address order.
+        // an overlapping pair in address order. (The one-block path checks disjointness
+        // before `get_disjoint_mut` does again: falling through on its error would need a
+        // borrow of `self.blocks` returned on one branch only, which the borrow checker
+        // refuses.)
         let pairs = || (0..N).flat_map(|i| (i + 1..N).map(move |j| (bufs[i], bufs[j])));
         if N > 0 && bufs.iter().all(|b| !b.is_empty()) {
             let disjoint = |x: &GradBuf, y: &GradBuf| {
