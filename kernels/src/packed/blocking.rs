@@ -84,17 +84,17 @@ pub struct Blocking {
 }
 
 impl Blocking {
-    /// Block sizes for an `mr×nr` microkernel on caches `c`.
+    /// Block sizes for an `mr×nr` microkernel on caches `c`, with this host's slab rule
+    /// ([`SlabRule::host`]).
+    pub fn new(mr: usize, nr: usize, c: CacheSizes) -> Blocking {
+        Blocking::with_rule(mr, nr, c, SlabRule::host())
+    }
+
+    /// Block sizes for an `mr×nr` microkernel on caches `c` under slab rule `rule`.
     ///
     /// The loop order (see `driver.rs`) keeps one A micro-panel (`mr×kc`) in L1 while the
     /// B micro-panels of the block (`kc×nr` each) stream past it from L2 or L3, so:
-    /// - KC: an A micro-panel plus one B micro-panel fit in L1 (else the stream evicts the
-    ///   A panel before its next use), the largest multiple of 64 that does. 48 KiB L1 and
-    ///   12×32 tiles give 256; measured on the Intel Xeon host of PERFORMANCE.md, one
-    ///   thread, same process: 1024³ +5–17% and 1024×2048·1024 +6% over 512, 272 and 320
-    ///   no better than 256. Never below 256: on a Zen 4 with 32 KiB L1 (where the rule
-    ///   gives 128) slabs of 136–384 measured 5–15% slower than 512, so shallow slabs are
-    ///   not what a small L1 wants there.
+    /// - KC: see [`SlabRule`].
     /// - NC: 1024 columns, whatever L2 holds. Each NC block repacks all of A, so a wide
     ///   block saves packing, while the B micro-panels, prefetched, stream from L2 or L3
     ///   past the resident A micro-panel (its `kc×nr` floats per tile are a few bytes per
@@ -106,9 +106,14 @@ impl Blocking {
     ///   1024×4096·512.
     /// - MC: A is packed `mc` rows at a time and each micro-panel is used once per B
     ///   block, so MC only bounds the packing buffer: an eighth of L2, leaving the rest to
-    ///   the B panels streaming through.
-    pub fn new(mr: usize, nr: usize, c: CacheSizes) -> Blocking {
-        let kc = (c.l1d / ((mr + nr) * F32) / 64 * 64).clamp(256, 512);
+    ///   the B panels streaming through, but at least five micro-panels (deep slabs on
+    ///   Zen 5, one thread, same process: 24 rows 0.97–1.00× of 48–60 rows at 1024³ and
+    ///   512×1024·1024, 96–192 rows no better).
+    pub fn with_rule(mr: usize, nr: usize, c: CacheSizes, rule: SlabRule) -> Blocking {
+        let kc = match rule {
+            SlabRule::PanelPair => (c.l1d / ((mr + nr) * F32) / 64 * 64).clamp(256, 512),
+            SlabRule::APanel => (c.l1d / (mr * F32) / 64 * 64).clamp(256, DEEP_KC_MAX),
+        };
         Blocking::with_depth(mr, nr, kc, c)
     }
 
@@ -121,7 +126,9 @@ impl Blocking {
     /// plain blocking: Zen 5 2048³ 1.06–1.10×, 4096³ 1.11× (products of 1024 and 2048; NC
     /// then sized to L2, 512 columns); Zen 1 (AVX2, KC 640, 1024 columns) 2048³ 1.12–1.15×,
     /// 3072³ 1.02–1.06×. On the Intel Xeon host a doubled KC had measured 1.3% slower at
-    /// 2048³.
+    /// 2048³. Under [`SlabRule::APanel`] on Zen 5 the plain slabs are already 1024 deep and
+    /// come back unchanged (mp with them ÷ mp with KC 512: 2048³ 1.04–1.05×, 3072³ 1.02×,
+    /// 4096³ 1.06×).
     pub fn for_destinations(self, mr: usize, nr: usize, c: CacheSizes) -> Blocking {
         let kc = (2 * self.kc).min(1024);
         if mr * kc * F32 > c.l1d / 2 {
@@ -133,10 +140,69 @@ impl Blocking {
     /// NC and MC for slabs `kc` deep, by the rules of [`Blocking::new`].
     fn with_depth(mr: usize, nr: usize, kc: usize, c: CacheSizes) -> Blocking {
         let nc = (NC_COLUMNS / nr.max(1)).max(1) * nr;
-        let mc = (c.l2 / 8 / (kc * F32) / mr).max(1) * mr;
+        let mc = (c.l2 / 8 / (kc * F32) / mr).max(MIN_A_PANELS) * mr;
         Blocking { mc, kc, nc }
     }
 }
+
+/// How deep the KC slabs are: what must fit in L1 through one tile's k loop.
+///
+/// Every slab reads and writes each C tile once (from L2, L3 or memory), so deeper slabs
+/// save C traffic, while the A micro-panel, reused by every tile of its row, wants L1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlabRule {
+    /// An A micro-panel plus one B micro-panel fit in L1 (else the B stream evicts the A
+    /// panel before its next use): the largest multiple of 64 that does, 256 to 512. 48 KiB
+    /// L1 and 12×32 tiles give 256; measured on the Intel Xeon host of PERFORMANCE.md, one
+    /// thread, same process: 1024³ +5–17% and 1024×2048·1024 +6% over 512, 272 and 320 no
+    /// better than 256. Never below 256: on a Zen 4 with 32 KiB L1 (where the rule gives
+    /// 128) slabs of 136–384 measured 5–15% slower than 512.
+    PanelPair,
+    /// The A micro-panel alone fills at most L1 (the B stream may push it to L2, whose
+    /// bandwidth on AMD Zen cores feeds it at full rate): the largest multiple of 64 that
+    /// fits, 256 to 1024, so a product with k ≤ 1024 writes C once. 48 KiB L1 and 12×32
+    /// tiles give 1024. Measured on Zen 5, one thread, same process, ÷ 256: 1024³ 1.04×,
+    /// 2048³ 1.04–1.06×, 3072³ 1.06×, 4096³ 1.10×, 512×1024·1024 1.04×, 512³ 1.02×,
+    /// 256×512·784 1.01×, 256³ 1.00×, the MLP-M step's products 0.99–1.05×; two threads
+    /// 512³ 1.09×, 1024³ 0.99–1.02×, 2048³ 1.07–1.09×, 512×1024·1024 1.07×; the AVX2 6×16
+    /// tile on the same host (÷ 512) 0.98–1.01× at 512³–1024³, 1.05–1.10× at 2048³.
+    APanel,
+}
+
+impl SlabRule {
+    /// The rule for this host: [`SlabRule::APanel`] on AMD x86 cores (`vendor_id` of
+    /// `/proc/cpuinfo`, read once), [`SlabRule::PanelPair`] elsewhere: the Intel Xeon host
+    /// measured 256-deep slabs faster than 512 (see there), and both have 48 KiB L1s, so
+    /// the caches alone cannot tell them apart. Zen 5 is the AMD core measured; on Zen 1
+    /// and Zen 4 the rule gives 1024 and 640 unmeasured (a deeper KC measured faster
+    /// there too, see [`Blocking::for_destinations`] and `PanelPair`).
+    pub fn host() -> SlabRule {
+        static AMD: Lazy<bool> = Lazy::new(|| {
+            cfg!(target_arch = "x86_64")
+                && std::fs::read_to_string("/proc/cpuinfo")
+                    .is_ok_and(|info| cpu_vendor(&info) == Some("AuthenticAMD"))
+        });
+        if *AMD {
+            SlabRule::APanel
+        } else {
+            SlabRule::PanelPair
+        }
+    }
+}
+
+/// The `vendor_id` of the first processor in a `/proc/cpuinfo` text.
+fn cpu_vendor(info: &str) -> Option<&str> {
+    info.lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(key, _)| key.trim() == "vendor_id")
+        .map(|(_, v)| v.trim())
+}
+
+/// Deepest slab [`SlabRule::APanel`] takes: products with k ≤ 1024 write C once.
+const DEEP_KC_MAX: usize = 1024;
+
+/// Fewest MR micro-panels in an A block (see [`Blocking::with_rule`]).
+const MIN_A_PANELS: usize = 5;
 
 /// Columns of B packed at once (rounded down to whole NR panels): see [`Blocking::new`].
 const NC_COLUMNS: usize = 1024;
@@ -158,6 +224,39 @@ mod tests {
         }
     }
 
+    /// The blocks of the A-plus-B-panel rule (the tests below predate the deep rule).
+    fn pair(mr: usize, nr: usize, c: CacheSizes) -> Blocking {
+        Blocking::with_rule(mr, nr, c, SlabRule::PanelPair)
+    }
+
+    #[test]
+    fn deep_slabs_fit_the_a_panel_alone_in_l1() {
+        let deep = |mr, nr, c| Blocking::with_rule(mr, nr, c, SlabRule::APanel);
+        // Zen 5: 12×1024 floats are exactly 48 KiB; five 12-row panels per A block.
+        let zen5 = deep(12, 32, caches(48, 1024));
+        assert_eq!((zen5.kc, zen5.nc, zen5.mc), (1024, 1024, 60));
+        assert!(12 * zen5.kc * 4 <= 48 << 10);
+        // Zen 4's 32 KiB L1 holds 682 steps of 12 floats: 640. AVX2's 6 rows cap at 1024.
+        assert_eq!(deep(12, 32, caches(32, 1024)).kc, 640);
+        assert_eq!(deep(6, 16, caches(32, 512)).kc, 1024);
+        // Never shallower than the pair rule's floor, however small L1 is.
+        let tiny = deep(12, 32, caches(4, 4));
+        assert_eq!(tiny.kc, 256);
+        assert!(tiny.mc >= 12 && tiny.mc % 12 == 0);
+        // The fused products' deeper slabs add nothing where the slab is already 1024.
+        let zen5c = caches(48, 1024);
+        assert_eq!(zen5.for_destinations(12, 32, zen5c), zen5);
+    }
+
+    #[test]
+    fn reads_the_vendor_of_the_first_processor() {
+        let info = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\n\n\
+                    processor\t: 1\nvendor_id\t: GenuineIntel\n";
+        assert_eq!(cpu_vendor(info), Some("AuthenticAMD"));
+        assert_eq!(cpu_vendor("processor : 0\nCPU implementer : 0x41\n"), None);
+        assert_eq!(cpu_vendor(""), None);
+    }
+
     #[test]
     fn parses_sysfs_sizes() {
         assert_eq!(parse_size("48K\n"), Some(48 << 10));
@@ -167,7 +266,7 @@ mod tests {
 
     #[test]
     fn blocks_are_multiples_of_the_tile() {
-        let b = Blocking::new(12, 32, CacheSizes::default());
+        let b = pair(12, 32, CacheSizes::default());
         assert_eq!(b.mc % 12, 0);
         assert_eq!(b.nc % 32, 0);
         assert!(b.kc >= 64);
@@ -177,28 +276,28 @@ mod tests {
     fn blocks_follow_the_caches() {
         // 48 KiB L1, 2 MiB L2 (the Intel Xeon host): 44 floats per k step fit 279 steps.
         let xeon = caches(48, 2048);
-        let b = Blocking::new(12, 32, xeon);
+        let b = pair(12, 32, xeon);
         assert_eq!((b.kc, b.nc), (256, 1024));
         assert!((12 + 32) * b.kc * 4 <= xeon.l1d);
         // A smaller L1 does not go below 256 (see `new`); a tiny cache still gets a usable
         // block.
         let small = caches(32, 1024);
-        assert_eq!(Blocking::new(12, 32, small).kc, 256);
+        assert_eq!(pair(12, 32, small).kc, 256);
         // NC is 1024 columns whatever L2 holds: 1 MiB (Zen 4 / Zen 5) and 512 KiB (Zen 1,
         // AVX2's 6×16 tile, where an L2-sized block would be 400 columns).
-        assert_eq!(Blocking::new(12, 32, small).nc, 1024);
-        let zen1 = Blocking::new(6, 16, caches(32, 512));
+        assert_eq!(pair(12, 32, small).nc, 1024);
+        let zen1 = pair(6, 16, caches(32, 512));
         assert_eq!((zen1.kc, zen1.nc, zen1.mc), (320, 1024, 48));
         // A large L1 (96 KiB) takes deeper slabs.
-        assert_eq!(Blocking::new(12, 32, caches(96, 2048)).kc, 512);
-        let t = Blocking::new(12, 32, caches(4, 4));
+        assert_eq!(pair(12, 32, caches(96, 2048)).kc, 512);
+        let t = pair(12, 32, caches(4, 4));
         assert!(t.kc >= 256 && t.nc >= 32 && t.mc >= 12);
     }
 
     #[test]
     fn several_destinations_take_deeper_slabs_where_l1_has_room() {
         let zen5 = caches(48, 1024);
-        let plain = Blocking::new(12, 32, zen5);
+        let plain = pair(12, 32, zen5);
         let fused = plain.for_destinations(12, 32, zen5);
         assert_eq!((fused.kc, fused.nc), (2 * plain.kc, 1024));
         assert!(
@@ -214,26 +313,19 @@ mod tests {
         let deep = Blocking { kc: 768, ..plain }.for_destinations(12, 32, caches(96, 1024));
         assert_eq!(deep.kc, 1024);
         let tiny = caches(4, 4);
-        let t = Blocking::new(12, 32, tiny).for_destinations(12, 32, tiny);
-        assert_eq!(
-            t,
-            Blocking::new(12, 32, tiny),
-            "no room in L1: the plain blocks"
-        );
+        let t = pair(12, 32, tiny).for_destinations(12, 32, tiny);
+        assert_eq!(t, pair(12, 32, tiny), "no room in L1: the plain blocks");
         // A 32 KiB L1 has no room for a 512-deep 12-row panel beside the stream.
         let zen4 = caches(32, 1024);
-        let plain4 = Blocking::new(12, 32, zen4);
+        let plain4 = pair(12, 32, zen4);
         assert_eq!(plain4.for_destinations(12, 32, zen4), plain4);
         // AVX2's 6×16 tile on 48 KiB: plain KC 512; 6×1024 floats is exactly half of L1.
-        let avx2 = Blocking::new(6, 16, zen5);
+        let avx2 = pair(6, 16, zen5);
         let deep2 = avx2.for_destinations(6, 16, zen5);
         assert_eq!(deep2.kc, 1024);
         assert!(6 * deep2.kc * 4 <= zen5.l1d / 2);
         // Zen 1 (32 KiB L1): 6×640 floats fit half of L1.
         let zen1 = caches(32, 512);
-        assert_eq!(
-            Blocking::new(6, 16, zen1).for_destinations(6, 16, zen1).kc,
-            640
-        );
+        assert_eq!(pair(6, 16, zen1).for_destinations(6, 16, zen1).kc, 640);
     }
 }
