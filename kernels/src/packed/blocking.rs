@@ -118,23 +118,33 @@ impl Blocking {
     }
 
     /// Blocks for a product that writes several C destinations (`mp`'s fused Strassen
-    /// products): slabs twice as deep (at most 1024), NC and MC as in [`Blocking::new`].
-    /// Every slab reads and writes each destination's tile once, so fewer slabs cut that
-    /// traffic, which grows with the destinations. Only where the deeper A micro-panel
-    /// still takes at most half of L1 (12×512 floats, 24 KiB, in a 48 KiB L1); otherwise
-    /// the plain blocks. Measured, one thread, `mp` in one process alternating with the
-    /// plain blocking: Zen 5 2048³ 1.06–1.10×, 4096³ 1.11× (products of 1024 and 2048; NC
-    /// then sized to L2, 512 columns); Zen 1 (AVX2, KC 640, 1024 columns) 2048³ 1.12–1.15×,
-    /// 3072³ 1.02–1.06×. On the Intel Xeon host a doubled KC had measured 1.3% slower at
-    /// 2048³. Under [`SlabRule::APanel`] on Zen 5 the plain slabs are already 1024 deep and
-    /// come back unchanged (mp with them ÷ mp with KC 512: 2048³ 1.04–1.05×, 3072³ 1.02×,
-    /// 4096³ 1.06×).
-    pub fn for_destinations(self, mr: usize, nr: usize, c: CacheSizes) -> Blocking {
-        let kc = (2 * self.kc).min(1024);
-        if mr * kc * F32 > c.l1d / 2 {
-            return self;
+    /// products) under slab rule `rule`: slabs twice as deep, NC and MC as in
+    /// [`Blocking::with_rule`]. Every slab reads and writes each destination's tile once,
+    /// so fewer slabs cut that traffic, which grows with the destinations.
+    /// - [`SlabRule::PanelPair`]: at most 1024 deep, and only where the deeper A
+    ///   micro-panel still takes at most half of L1 (12×512 floats, 24 KiB, in a 48 KiB
+    ///   L1); otherwise the plain blocks. Measured, one thread, `mp` in one process
+    ///   alternating with the plain blocking: Zen 5 2048³ 1.06–1.10×, 4096³ 1.11×
+    ///   (products of 1024 and 2048; NC then sized to L2, 512 columns, and KC 256); Zen 1
+    ///   (AVX2, KC 640, 1024 columns) 2048³ 1.12–1.15×, 3072³ 1.02–1.06×. On the Intel Xeon
+    ///   host a doubled KC had measured 1.3% slower at 2048³.
+    /// - [`SlabRule::APanel`]: at most 2048 deep whatever L1 holds (the A micro-panel
+    ///   streams from L2), so mp's products up to k = 2048 (mp up to n = 4096) write each
+    ///   destination once. Zen 5, one thread, mp with these ÷ mp with the plain 1024-deep
+    ///   slabs: 3072³ 1.02–1.06× (products 1536 deep: one slab instead of two), 4096³
+    ///   1.02–1.04× in four runs of five (0.96× in one); 2048³ unchanged (its products
+    ///   are 1024 deep).
+    pub fn for_destinations(self, mr: usize, nr: usize, c: CacheSizes, rule: SlabRule) -> Blocking {
+        match rule {
+            SlabRule::PanelPair => {
+                let kc = (2 * self.kc).min(1024);
+                if mr * kc * F32 > c.l1d / 2 {
+                    return self;
+                }
+                Blocking::with_depth(mr, nr, kc, c)
+            }
+            SlabRule::APanel => Blocking::with_depth(mr, nr, (2 * self.kc).min(FUSED_KC_MAX), c),
         }
-        Blocking::with_depth(mr, nr, kc, c)
     }
 
     /// NC and MC for slabs `kc` deep, by the rules of [`Blocking::new`].
@@ -201,6 +211,9 @@ fn cpu_vendor(info: &str) -> Option<&str> {
 /// Deepest slab [`SlabRule::APanel`] takes: products with k ≤ 1024 write C once.
 const DEEP_KC_MAX: usize = 1024;
 
+/// Deepest slab of a several-destination product under [`SlabRule::APanel`].
+const FUSED_KC_MAX: usize = 2048;
+
 /// Fewest MR micro-panels in an A block (see [`Blocking::with_rule`]).
 const MIN_A_PANELS: usize = 5;
 
@@ -243,9 +256,17 @@ mod tests {
         let tiny = deep(12, 32, caches(4, 4));
         assert_eq!(tiny.kc, 256);
         assert!(tiny.mc >= 12 && tiny.mc % 12 == 0);
-        // The fused products' deeper slabs add nothing where the slab is already 1024.
+        // Fused products (several destinations) go twice as deep, to at most 2048, whatever
+        // L1 holds, still with five panels per A block.
         let zen5c = caches(48, 1024);
-        assert_eq!(zen5.for_destinations(12, 32, zen5c), zen5);
+        let fused = zen5.for_destinations(12, 32, zen5c, SlabRule::APanel);
+        assert_eq!((fused.kc, fused.nc, fused.mc), (2048, 1024, 60));
+        let zen4 = deep(12, 32, caches(32, 1024));
+        assert_eq!(
+            zen4.for_destinations(12, 32, caches(32, 1024), SlabRule::APanel)
+                .kc,
+            1280
+        );
     }
 
     #[test]
@@ -298,7 +319,7 @@ mod tests {
     fn several_destinations_take_deeper_slabs_where_l1_has_room() {
         let zen5 = caches(48, 1024);
         let plain = pair(12, 32, zen5);
-        let fused = plain.for_destinations(12, 32, zen5);
+        let fused = plain.for_destinations(12, 32, zen5, SlabRule::PanelPair);
         assert_eq!((fused.kc, fused.nc), (2 * plain.kc, 1024));
         assert!(
             fused.mc < plain.mc,
@@ -310,22 +331,35 @@ mod tests {
         );
         assert_eq!((fused.mc % 12, fused.nc % 32), (0, 0));
         // Capped at 1024 (where L1 allows: 12×1024 floats need 96 KiB).
-        let deep = Blocking { kc: 768, ..plain }.for_destinations(12, 32, caches(96, 1024));
+        let deep = Blocking { kc: 768, ..plain }.for_destinations(
+            12,
+            32,
+            caches(96, 1024),
+            SlabRule::PanelPair,
+        );
         assert_eq!(deep.kc, 1024);
         let tiny = caches(4, 4);
-        let t = pair(12, 32, tiny).for_destinations(12, 32, tiny);
+        let t = pair(12, 32, tiny).for_destinations(12, 32, tiny, SlabRule::PanelPair);
         assert_eq!(t, pair(12, 32, tiny), "no room in L1: the plain blocks");
         // A 32 KiB L1 has no room for a 512-deep 12-row panel beside the stream.
         let zen4 = caches(32, 1024);
         let plain4 = pair(12, 32, zen4);
-        assert_eq!(plain4.for_destinations(12, 32, zen4), plain4);
+        assert_eq!(
+            plain4.for_destinations(12, 32, zen4, SlabRule::PanelPair),
+            plain4
+        );
         // AVX2's 6×16 tile on 48 KiB: plain KC 512; 6×1024 floats is exactly half of L1.
         let avx2 = pair(6, 16, zen5);
-        let deep2 = avx2.for_destinations(6, 16, zen5);
+        let deep2 = avx2.for_destinations(6, 16, zen5, SlabRule::PanelPair);
         assert_eq!(deep2.kc, 1024);
         assert!(6 * deep2.kc * 4 <= zen5.l1d / 2);
         // Zen 1 (32 KiB L1): 6×640 floats fit half of L1.
         let zen1 = caches(32, 512);
-        assert_eq!(pair(6, 16, zen1).for_destinations(6, 16, zen1).kc, 640);
+        assert_eq!(
+            pair(6, 16, zen1)
+                .for_destinations(6, 16, zen1, SlabRule::PanelPair)
+                .kc,
+            640
+        );
     }
 }

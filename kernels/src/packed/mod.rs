@@ -102,11 +102,11 @@ fn plan_for(isa: Isa) -> (Micro, Blocking) {
 /// As `driver::run`: terms and destinations address valid, disjoint memory for the
 /// product's shape; at most four destinations.
 pub(crate) unsafe fn fused(kernel: &PackedKernel, p: Product<'_>, par: Par) {
-    // Several destinations (fused Strassen products) take deeper slabs where L1 has room
-    // and the host's slabs are shallower (see `Blocking::for_destinations`).
+    // Several destinations (fused Strassen products) take deeper slabs (see
+    // `Blocking::for_destinations`).
     let (micro, blk) = kernel.plan();
     let blk = if p.c.len() > 1 {
-        blk.for_destinations(micro.mr, micro.nr, cache_sizes())
+        blk.for_destinations(micro.mr, micro.nr, cache_sizes(), SlabRule::host())
     } else {
         blk
     };
