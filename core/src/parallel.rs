@@ -4,6 +4,8 @@
 //! step does not leave a core idle between matmuls. Small passes stay on the calling
 //! thread, where a fork/join would cost more than it saves.
 
+use poolgrad_kernels::with_wide_vectors;
+
 /// Fewest elements for which a pass is split (64 Ki floats = 256 KiB: about 20 µs of
 /// memory traffic on one core, several times a fork/join).
 pub(crate) const PAR_MIN_ELEMS: usize = 1 << 16;
@@ -15,7 +17,8 @@ fn threads() -> usize {
 }
 
 /// Calls `f(offset, chunk)` over `out` cut into contiguous chunks (`offset` is the index of
-/// the chunk's first element), one chunk per thread when `out` is large, else once.
+/// the chunk's first element), one chunk per thread when `out` is large, else once; each
+/// call compiled for wide vectors ([`with_wide_vectors`]).
 pub(crate) fn for_chunks(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync + Send) {
     // The length first: reading the settings costs more than a tiny op's arithmetic.
     let threads = if out.len() < PAR_MIN_ELEMS {
@@ -23,14 +26,17 @@ pub(crate) fn for_chunks(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync +
     } else {
         threads()
     };
+    // Each chunk's loop runs compiled for the host's wide vectors (bit-identical results).
     if threads <= 1 {
-        f(0, out);
+        with_wide_vectors(out.len(), || f(0, out));
         return;
     }
     // Chunks a multiple of 16 floats (one cache line) so threads never share a line; the
     // caller works on the first while the helpers wake (see `poolgrad_kernels::run_parts`).
     let chunk = out.len().div_ceil(threads).div_ceil(16) * 16;
-    poolgrad_kernels::run_chunks(threads, out, chunk, |i, c| f(i * chunk, c));
+    poolgrad_kernels::run_chunks(threads, out, chunk, |i, c| {
+        with_wide_vectors(c.len(), || f(i * chunk, c))
+    });
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod problem;
 mod registry;
 mod settings;
 mod view;
+mod wide;
 
 pub mod mp;
 pub mod naive;
@@ -30,6 +31,7 @@ pub use problem::{Accum, Layout, Par, Problem};
 pub use registry::{BUILTIN_ORDER, KernelEntry, Registry, registry};
 pub use settings::{MpSettings, Settings, settings};
 pub use view::{MatMut, MatRef};
+pub use wide::{WIDE_MIN_ELEMS, with_wide_vectors};
 
 #[doc(hidden)]
 pub use inventory;

@@ -9,7 +9,7 @@ use crate::error::{CoreError, Result};
 use crate::ops::write;
 use crate::parallel::for_chunks;
 use crate::tensor::{MAX_RANK, Shape, Tensor};
-use poolgrad_kernels::Accum;
+use poolgrad_kernels::{Accum, with_wide_vectors};
 
 /// The broadcast shape of `a` and `b`.
 ///
@@ -170,28 +170,30 @@ pub(crate) fn map2(
     }
     let walk = Walk::new(out_shape, a.shape_info(), b.shape_info());
     let (n, sa, sb) = walk.inner();
-    walk.rows(|oo, oa, ob| {
-        let o = &mut out[oo..oo + n];
-        match (sa, sb) {
-            (1, 1) => {
-                for ((o, &x), &y) in o.iter_mut().zip(&ad[oa..oa + n]).zip(&bd[ob..ob + n]) {
-                    *o = f(x, y);
+    with_wide_vectors(out.len(), || {
+        walk.rows(|oo, oa, ob| {
+            let o = &mut out[oo..oo + n];
+            match (sa, sb) {
+                (1, 1) => {
+                    for ((o, &x), &y) in o.iter_mut().zip(&ad[oa..oa + n]).zip(&bd[ob..ob + n]) {
+                        *o = f(x, y);
+                    }
                 }
-            }
-            (1, 0) => {
-                let y = bd[ob];
-                for (o, &x) in o.iter_mut().zip(&ad[oa..oa + n]) {
-                    *o = f(x, y);
+                (1, 0) => {
+                    let y = bd[ob];
+                    for (o, &x) in o.iter_mut().zip(&ad[oa..oa + n]) {
+                        *o = f(x, y);
+                    }
                 }
-            }
-            (0, 1) => {
-                let x = ad[oa];
-                for (o, &y) in o.iter_mut().zip(&bd[ob..ob + n]) {
-                    *o = f(x, y);
+                (0, 1) => {
+                    let x = ad[oa];
+                    for (o, &y) in o.iter_mut().zip(&bd[ob..ob + n]) {
+                        *o = f(x, y);
+                    }
                 }
+                _ => o.fill(f(ad[oa], bd[ob])),
             }
-            _ => o.fill(f(ad[oa], bd[ob])),
-        }
+        })
     });
 }
 
@@ -208,7 +210,7 @@ pub(crate) fn accumulate(
     coef: f32,
 ) {
     let same = x_shape == out_shape;
-    match other {
+    with_wide_vectors(gx.len().max(gout.len()), || match other {
         None if same => write(gx, accum, gout.iter().map(|&go| coef * go)),
         Some(o) if same && o.shape_info() == out_shape => {
             write(
@@ -250,7 +252,7 @@ pub(crate) fn accumulate(
                 }
             });
         }
-    }
+    });
 }
 
 #[cfg(test)]
