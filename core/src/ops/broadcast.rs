@@ -7,7 +7,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::ops::write;
-use crate::parallel::for_chunks;
+use crate::parallel::{for_chunks, wide};
 use crate::tensor::{MAX_RANK, Shape, Tensor};
 use poolgrad_kernels::{Accum, with_wide_vectors};
 
@@ -210,15 +210,17 @@ pub(crate) fn accumulate(
     coef: f32,
 ) {
     let same = x_shape == out_shape;
-    with_wide_vectors(gx.len().max(gout.len()), || match other {
-        None if same => write(gx, accum, gout.iter().map(|&go| coef * go)),
-        Some(o) if same && o.shape_info() == out_shape => {
+    match other {
+        None if same => wide(gx.len(), || {
+            write(gx, accum, gout.iter().map(|&go| coef * go))
+        }),
+        Some(o) if same && o.shape_info() == out_shape => wide(gx.len(), || {
             write(
                 gx,
                 accum,
                 gout.iter().zip(o.data()).map(|(&go, &y)| coef * go * y),
-            );
-        }
+            )
+        }),
         _ => {
             if accum == Accum::Replace {
                 gx.fill(0.0);
@@ -227,32 +229,34 @@ pub(crate) fn accumulate(
             let od = other.map(|o| o.data());
             let walk = Walk::new(out_shape, x_shape, o_shape);
             let (n, sx, so) = walk.inner();
-            walk.rows(|oo, ox, oy| {
-                let go = &gout[oo..oo + n];
-                match (sx, od) {
-                    (1, None) => {
-                        for (g, &go) in gx[ox..ox + n].iter_mut().zip(go) {
-                            *g += coef * go;
+            with_wide_vectors(gout.len(), || {
+                walk.rows(|oo, ox, oy| {
+                    let go = &gout[oo..oo + n];
+                    match (sx, od) {
+                        (1, None) => {
+                            for (g, &go) in gx[ox..ox + n].iter_mut().zip(go) {
+                                *g += coef * go;
+                            }
                         }
-                    }
-                    (0, None) => gx[ox] += coef * go.iter().sum::<f32>(),
-                    (1, Some(od)) => {
-                        for (j, (g, &go)) in gx[ox..ox + n].iter_mut().zip(go).enumerate() {
-                            *g += coef * go * od[oy + j * so];
+                        (0, None) => gx[ox] += coef * go.iter().sum::<f32>(),
+                        (1, Some(od)) => {
+                            for (j, (g, &go)) in gx[ox..ox + n].iter_mut().zip(go).enumerate() {
+                                *g += coef * go * od[oy + j * so];
+                            }
                         }
-                    }
-                    (_, Some(od)) => {
-                        let mut s = 0.0;
-                        for (j, &go) in go.iter().enumerate() {
-                            s += go * od[oy + j * so];
+                        (_, Some(od)) => {
+                            let mut s = 0.0;
+                            for (j, &go) in go.iter().enumerate() {
+                                s += go * od[oy + j * so];
+                            }
+                            gx[ox] += coef * s;
                         }
-                        gx[ox] += coef * s;
+                        _ => unreachable!("inner strides are 0 or 1"),
                     }
-                    _ => unreachable!("inner strides are 0 or 1"),
-                }
+                })
             });
         }
-    });
+    }
 }
 
 #[cfg(test)]
