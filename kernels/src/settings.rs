@@ -46,7 +46,8 @@ impl Default for MpSettings {
 /// The validated environment of the kernels crate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
-    /// The best ISA kernels may use: the host's best, capped by `POOLGRAD_ISA`.
+    /// The best ISA kernels may use: the host's best, capped by `POOLGRAD_ISA` (element-wise
+    /// passes use AVX2 when this is AVX2 or AVX-512, see `with_wide_vectors`).
     pub isa: Isa,
     /// `POOLGRAD_PAR=0|1`: whether kernels may use threads.
     pub parallel: bool,
