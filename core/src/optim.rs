@@ -71,11 +71,15 @@ impl Sgd {
             for (p, grad) in g.params_and_grads_mut() {
                 if let Some(grad) = grad {
                     let grad = grad.data();
-                    for_chunks(p.data_mut(), |off, p| {
-                        for (p, &d) in p.iter_mut().zip(&grad[off..]) {
-                            *p -= lr * d;
-                        }
-                    });
+                    for_chunks(
+                        p.data_mut(),
+                        #[inline(always)]
+                        |off, p| {
+                            for (p, &d) in p.iter_mut().zip(&grad[off..]) {
+                                *p -= lr * d;
+                            }
+                        },
+                    );
                 }
             }
             return Ok(());

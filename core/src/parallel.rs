@@ -44,14 +44,22 @@ pub(crate) fn for_chunks(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync +
     };
     // Each chunk's loop runs compiled for the host's wide vectors (bit-identical results).
     if threads <= 1 {
-        with_wide_vectors(out.len(), || f(0, out));
+        with_wide_vectors(
+            out.len(),
+            #[inline(always)]
+            || f(0, out),
+        );
         return;
     }
     // Chunks a multiple of 16 floats (one cache line) so threads never share a line; the
     // caller works on the first while the helpers wake (see `poolgrad_kernels::run_parts`).
     let chunk = out.len().div_ceil(threads).div_ceil(16) * 16;
     poolgrad_kernels::run_chunks(threads, out, chunk, |i, c| {
-        with_wide_vectors(c.len(), || f(i * chunk, c))
+        with_wide_vectors(
+            c.len(),
+            #[inline(always)]
+            || f(i * chunk, c),
+        )
     });
 }
 

@@ -5,7 +5,8 @@
 //! (slice + rows, cols, row stride, column stride) checked once when built, so kernels index
 //! without further checks; a transposed operand is a view with swapped strides. Every
 //! `POOLGRAD_*` knob is parsed in [`settings`]. `unsafe` lives only in the SIMD
-//! microkernels and packing routines, each block with its `SAFETY:` line.
+//! microkernels, the packing routines and the wide element-wise wrapper (`wide.rs`), each
+//! block with its `SAFETY:` line.
 
 mod error;
 mod isa;

@@ -3,7 +3,7 @@
 //! The crate's x86-64 baseline is SSE2, so a plain loop over `f32`s (relu, the SGD update,
 //! a bias add) compiles to 4-wide operations. [`with_wide_vectors`] runs a closure inside a
 //! function compiled with AVX2 where the host has it, so the loops it inlines use 8-wide
-//! ones: on the Zen 5 host the one-thread MLP-S step spent 8% of its time in such loops,
+//! ones: on the Zen 5 host the one-thread MLP-S step spent 10% of its time in such loops,
 //! on data that sits in L1 or L2 where the vector width, not memory, bounds them.
 
 /// Fewest elements for which [`with_wide_vectors`] looks up the ISA: below this, the lookup

@@ -86,7 +86,9 @@ impl Walk {
         }
     }
 
-    /// Calls `f(out_offset, a_offset, b_offset)` at the start of every row, in order.
+    /// Calls `f(out_offset, a_offset, b_offset)` at the start of every row, in order (always
+    /// inlined, so the row loops compile with the caller's wide vectors).
+    #[inline(always)]
     pub(crate) fn rows(&self, mut f: impl FnMut(usize, usize, usize)) {
         let rank = self.out.rank();
         if rank <= 1 {
@@ -144,57 +146,74 @@ pub(crate) fn map2(
 ) {
     let (ad, bd) = (a.data(), b.data());
     if a.shape_info() == b.shape_info() {
-        for_chunks(out, |off, out| {
-            for ((o, &x), &y) in out.iter_mut().zip(&ad[off..]).zip(&bd[off..]) {
-                *o = f(x, y);
-            }
-        });
+        for_chunks(
+            out,
+            #[inline(always)]
+            |off, out| {
+                for ((o, &x), &y) in out.iter_mut().zip(&ad[off..]).zip(&bd[off..]) {
+                    *o = f(x, y);
+                }
+            },
+        );
         return;
     }
     if a.shape_info() == out_shape && is_suffix(b.shape_info(), out_shape) && !bd.is_empty() {
         // `[.., n] + [n]` (a bias on every row): b repeats every `bd.len()` elements.
         let period = bd.len();
-        for_chunks(out, |off, out| {
-            let mut done = 0;
-            while done < out.len() {
-                let at = (off + done) % period;
-                let len = (period - at).min(out.len() - done);
-                let (o, x) = (&mut out[done..done + len], &ad[off + done..]);
-                for ((o, &x), &y) in o.iter_mut().zip(x).zip(&bd[at..at + len]) {
-                    *o = f(x, y);
+        for_chunks(
+            out,
+            #[inline(always)]
+            |off, out| {
+                let mut done = 0;
+                while done < out.len() {
+                    let at = (off + done) % period;
+                    let len = (period - at).min(out.len() - done);
+                    let (o, x) = (&mut out[done..done + len], &ad[off + done..]);
+                    for ((o, &x), &y) in o.iter_mut().zip(x).zip(&bd[at..at + len]) {
+                        *o = f(x, y);
+                    }
+                    done += len;
                 }
-                done += len;
-            }
-        });
+            },
+        );
         return;
     }
     let walk = Walk::new(out_shape, a.shape_info(), b.shape_info());
     let (n, sa, sb) = walk.inner();
-    with_wide_vectors(out.len(), || {
-        walk.rows(|oo, oa, ob| {
-            let o = &mut out[oo..oo + n];
-            match (sa, sb) {
-                (1, 1) => {
-                    for ((o, &x), &y) in o.iter_mut().zip(&ad[oa..oa + n]).zip(&bd[ob..ob + n]) {
-                        *o = f(x, y);
+    with_wide_vectors(
+        out.len(),
+        #[inline(always)]
+        || {
+            walk.rows(
+                #[inline(always)]
+                |oo, oa, ob| {
+                    let o = &mut out[oo..oo + n];
+                    match (sa, sb) {
+                        (1, 1) => {
+                            for ((o, &x), &y) in
+                                o.iter_mut().zip(&ad[oa..oa + n]).zip(&bd[ob..ob + n])
+                            {
+                                *o = f(x, y);
+                            }
+                        }
+                        (1, 0) => {
+                            let y = bd[ob];
+                            for (o, &x) in o.iter_mut().zip(&ad[oa..oa + n]) {
+                                *o = f(x, y);
+                            }
+                        }
+                        (0, 1) => {
+                            let x = ad[oa];
+                            for (o, &y) in o.iter_mut().zip(&bd[ob..ob + n]) {
+                                *o = f(x, y);
+                            }
+                        }
+                        _ => o.fill(f(ad[oa], bd[ob])),
                     }
-                }
-                (1, 0) => {
-                    let y = bd[ob];
-                    for (o, &x) in o.iter_mut().zip(&ad[oa..oa + n]) {
-                        *o = f(x, y);
-                    }
-                }
-                (0, 1) => {
-                    let x = ad[oa];
-                    for (o, &y) in o.iter_mut().zip(&bd[ob..ob + n]) {
-                        *o = f(x, y);
-                    }
-                }
-                _ => o.fill(f(ad[oa], bd[ob])),
-            }
-        })
-    });
+                },
+            )
+        },
+    );
 }
 
 /// `gx[.] += coef · gout[i] · other[.]` (or `coef · gout[i]` without `other`), summed over
@@ -229,32 +248,41 @@ pub(crate) fn accumulate(
             let od = other.map(|o| o.data());
             let walk = Walk::new(out_shape, x_shape, o_shape);
             let (n, sx, so) = walk.inner();
-            with_wide_vectors(gout.len(), || {
-                walk.rows(|oo, ox, oy| {
-                    let go = &gout[oo..oo + n];
-                    match (sx, od) {
-                        (1, None) => {
-                            for (g, &go) in gx[ox..ox + n].iter_mut().zip(go) {
-                                *g += coef * go;
+            with_wide_vectors(
+                gout.len(),
+                #[inline(always)]
+                || {
+                    walk.rows(
+                        #[inline(always)]
+                        |oo, ox, oy| {
+                            let go = &gout[oo..oo + n];
+                            match (sx, od) {
+                                (1, None) => {
+                                    for (g, &go) in gx[ox..ox + n].iter_mut().zip(go) {
+                                        *g += coef * go;
+                                    }
+                                }
+                                (0, None) => gx[ox] += coef * go.iter().sum::<f32>(),
+                                (1, Some(od)) => {
+                                    for (j, (g, &go)) in
+                                        gx[ox..ox + n].iter_mut().zip(go).enumerate()
+                                    {
+                                        *g += coef * go * od[oy + j * so];
+                                    }
+                                }
+                                (_, Some(od)) => {
+                                    let mut s = 0.0;
+                                    for (j, &go) in go.iter().enumerate() {
+                                        s += go * od[oy + j * so];
+                                    }
+                                    gx[ox] += coef * s;
+                                }
+                                _ => unreachable!("inner strides are 0 or 1"),
                             }
-                        }
-                        (0, None) => gx[ox] += coef * go.iter().sum::<f32>(),
-                        (1, Some(od)) => {
-                            for (j, (g, &go)) in gx[ox..ox + n].iter_mut().zip(go).enumerate() {
-                                *g += coef * go * od[oy + j * so];
-                            }
-                        }
-                        (_, Some(od)) => {
-                            let mut s = 0.0;
-                            for (j, &go) in go.iter().enumerate() {
-                                s += go * od[oy + j * so];
-                            }
-                            gx[ox] += coef * s;
-                        }
-                        _ => unreachable!("inner strides are 0 or 1"),
-                    }
-                })
-            });
+                        },
+                    )
+                },
+            );
         }
     }
 }

@@ -20,10 +20,14 @@ impl Graph {
 pub(crate) fn backward(a: Ref, out: &Tensor, gout: &[f32], ctx: &mut BackCtx<'_>) -> Result<()> {
     if let Some((ga, acc)) = ctx.grads.slot(a) {
         let y = out.data();
-        for_chunks(ga, |off, ga| {
-            let d = gout[off..].iter().zip(&y[off..]);
-            write(ga, acc, d.map(|(&go, &y)| if y > 0.0 { go } else { 0.0 }));
-        });
+        for_chunks(
+            ga,
+            #[inline(always)]
+            |off, ga| {
+                let d = gout[off..].iter().zip(&y[off..]);
+                write(ga, acc, d.map(|(&go, &y)| if y > 0.0 { go } else { 0.0 }));
+            },
+        );
     }
     Ok(())
 }

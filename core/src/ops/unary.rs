@@ -21,11 +21,15 @@ impl Graph {
         let shape = self.val(ra).shape_info();
         let mut out = self.pool.alloc(shape.numel());
         let a = self.val(ra).data();
-        for_chunks(&mut out, |off, out| {
-            for (o, &x) in out.iter_mut().zip(&a[off..]) {
-                *o = f(x);
-            }
-        });
+        for_chunks(
+            &mut out,
+            #[inline(always)]
+            |off, out| {
+                for (o, &x) in out.iter_mut().zip(&a[off..]) {
+                    *o = f(x);
+                }
+            },
+        );
         self.push(make(ra), out, shape)
     }
 }

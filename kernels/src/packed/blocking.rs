@@ -92,8 +92,9 @@ impl Blocking {
 
     /// Block sizes for an `mr×nr` microkernel on caches `c` under slab rule `rule`.
     ///
-    /// The loop order (see `driver.rs`) keeps one A micro-panel (`mr×kc`) in L1 while the
-    /// B micro-panels of the block (`kc×nr` each) stream past it from L2 or L3, so:
+    /// The loop order (see `driver.rs`) keeps one A micro-panel (`mr×kc`) resident (in L1,
+    /// or in L2 under [`SlabRule::APanel`]) while the B micro-panels of the block (`kc×nr`
+    /// each) stream past it from L2 or L3, so:
     /// - KC: see [`SlabRule`].
     /// - NC: 1024 columns, whatever L2 holds. Each NC block repacks all of A, so a wide
     ///   block saves packing, while the B micro-panels, prefetched, stream from L2 or L3
@@ -106,15 +107,15 @@ impl Blocking {
     ///   1024×4096·512.
     /// - MC: A is packed `mc` rows at a time and each micro-panel is used once per B
     ///   block, so MC only bounds the packing buffer: an eighth of L2, leaving the rest to
-    ///   the B panels streaming through, but at least five micro-panels (deep slabs on
-    ///   Zen 5, one thread, same process: 24 rows 0.97–1.00× of 48–60 rows at 1024³ and
-    ///   512×1024·1024, 96–192 rows no better).
+    ///   the B panels streaming through; under [`SlabRule::APanel`] at least five
+    ///   micro-panels (Zen 5, one thread, same process: 24 rows 0.97–1.00× of 48–60 rows
+    ///   at 1024³ and 512×1024·1024, 96–192 rows no better).
     pub fn with_rule(mr: usize, nr: usize, c: CacheSizes, rule: SlabRule) -> Blocking {
         let kc = match rule {
             SlabRule::PanelPair => (c.l1d / ((mr + nr) * F32) / 64 * 64).clamp(256, 512),
             SlabRule::APanel => (c.l1d / (mr * F32) / 64 * 64).clamp(256, DEEP_KC_MAX),
         };
-        Blocking::with_depth(mr, nr, kc, c)
+        Blocking::with_depth(mr, nr, kc, c, rule)
     }
 
     /// Blocks for a product that writes several C destinations (`mp`'s fused Strassen
@@ -141,16 +142,22 @@ impl Blocking {
                 if mr * kc * F32 > c.l1d / 2 {
                     return self;
                 }
-                Blocking::with_depth(mr, nr, kc, c)
+                Blocking::with_depth(mr, nr, kc, c, rule)
             }
-            SlabRule::APanel => Blocking::with_depth(mr, nr, (2 * self.kc).min(FUSED_KC_MAX), c),
+            SlabRule::APanel => {
+                Blocking::with_depth(mr, nr, (2 * self.kc).min(FUSED_KC_MAX), c, rule)
+            }
         }
     }
 
-    /// NC and MC for slabs `kc` deep, by the rules of [`Blocking::new`].
-    fn with_depth(mr: usize, nr: usize, kc: usize, c: CacheSizes) -> Blocking {
+    /// NC and MC for slabs `kc` deep, by the rules of [`Blocking::with_rule`].
+    fn with_depth(mr: usize, nr: usize, kc: usize, c: CacheSizes, rule: SlabRule) -> Blocking {
         let nc = (NC_COLUMNS / nr.max(1)).max(1) * nr;
-        let mc = (c.l2 / 8 / (kc * F32) / mr).max(MIN_A_PANELS) * mr;
+        let fewest = match rule {
+            SlabRule::PanelPair => 1,
+            SlabRule::APanel => MIN_A_PANELS,
+        };
+        let mc = (c.l2 / 8 / (kc * F32) / mr).max(fewest) * mr;
         Blocking { mc, kc, nc }
     }
 }
@@ -182,17 +189,20 @@ pub enum SlabRule {
 }
 
 impl SlabRule {
-    /// The rule for this host: [`SlabRule::APanel`] on AMD x86 cores (`vendor_id` of
-    /// `/proc/cpuinfo`, read once), [`SlabRule::PanelPair`] elsewhere: the Intel Xeon host
+    /// The rule for this host: [`SlabRule::APanel`] on AMD (and Zen-based Hygon) x86 cores
+    /// (`vendor_id` of `/proc/cpuinfo`, read once; without it, as on a non-Linux host,
+    /// the old rule), [`SlabRule::PanelPair`] elsewhere: the Intel Xeon host
     /// measured 256-deep slabs faster than 512 (see there), and both have 48 KiB L1s, so
     /// the caches alone cannot tell them apart. Zen 5 is the AMD core measured; on Zen 1
-    /// and Zen 4 the rule gives 1024 and 640 unmeasured (a deeper KC measured faster
-    /// there too, see [`Blocking::for_destinations`] and `PanelPair`).
+    /// and Zen 4 the rule gives KC 1024 and 640 (fused products 2048 and 1280) unmeasured
+    /// (a deeper KC measured faster there too, see [`Blocking::for_destinations`] and
+    /// `PanelPair`).
     pub fn host() -> SlabRule {
         static AMD: Lazy<bool> = Lazy::new(|| {
             cfg!(target_arch = "x86_64")
-                && std::fs::read_to_string("/proc/cpuinfo")
-                    .is_ok_and(|info| cpu_vendor(&info) == Some("AuthenticAMD"))
+                && std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| {
+                    matches!(cpu_vendor(&info), Some("AuthenticAMD" | "HygonGenuine"))
+                })
         });
         if *AMD {
             SlabRule::APanel
@@ -216,10 +226,12 @@ const DEEP_KC_MAX: usize = 1024;
 /// Deepest slab of a several-destination product under [`SlabRule::APanel`].
 const FUSED_KC_MAX: usize = 2048;
 
-/// Fewest MR micro-panels in an A block (see [`Blocking::with_rule`]).
+/// Fewest MR micro-panels in an A block under [`SlabRule::APanel`] (see
+/// [`Blocking::with_rule`]; the old rule keeps its measured blocks).
 const MIN_A_PANELS: usize = 5;
 
-/// Columns of B packed at once (rounded down to whole NR panels): see [`Blocking::new`].
+/// Columns of B packed at once (rounded down to whole NR panels): see
+/// [`Blocking::with_rule`].
 const NC_COLUMNS: usize = 1024;
 
 /// Bytes per element of the packed blocks.
@@ -302,7 +314,7 @@ mod tests {
         let b = pair(12, 32, xeon);
         assert_eq!((b.kc, b.nc), (256, 1024));
         assert!((12 + 32) * b.kc * 4 <= xeon.l1d);
-        // A smaller L1 does not go below 256 (see `new`); a tiny cache still gets a usable
+        // A smaller L1 does not go below 256 (see `PanelPair`); a tiny cache still gets a usable
         // block.
         let small = caches(32, 1024);
         assert_eq!(pair(12, 32, small).kc, 256);

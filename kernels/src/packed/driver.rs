@@ -5,7 +5,8 @@
 //! 5. `jc`: NC-wide column blocks of B and C (1024 columns, in whole NR panels);
 //! 4. `pc`: KC-deep slabs of k; pack B[pc, jc] into NR-column panels (shared by threads);
 //! 3. `ic`: MC-tall row blocks of A (per thread); pack A[ic, pc] into MR-row panels;
-//! 2. `ir`: MR-tall micro-panels of packed A (one stays in L1 through loop 1);
+//! 2. `ir`: MR-tall micro-panels of packed A (one stays resident through loop 1: in L1, or
+//!    in L2 with the deep slabs of `SlabRule::APanel`);
 //! 1. `jr`: NR-wide micro-panels of packed B, streamed from L2 or L3 with prefetch; one
 //!    microkernel call per MR×NR tile.
 //!
@@ -124,8 +125,9 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
         let nc_cur = nc.min(n - jc);
         let b_panels = nc_cur.div_ceil(nr);
         // Loop 4: k slabs; the first slab applies Replace, later ones accumulate.
-        // Even slabs (784 = 264 + 264 + 256, not 256 + 256 + 256 + 16): a thin last slab pays
-        // a tile's fixed cost for little work. 256×512·784×512: +2.9% in one-process A/B.
+        // Even slabs (at KC 256, 784 = 264 + 264 + 256, not 256 + 256 + 256 + 16): a thin
+        // last slab pays a tile's fixed cost for little work. 256×512·784×512: +2.9% in
+        // one-process A/B.
         let kc_step = k.div_ceil(k.div_ceil(kc_max)).next_multiple_of(8);
         for (slab, pc) in (0..k).step_by(kc_step).enumerate() {
             let kc = kc_step.min(k - pc);
@@ -410,7 +412,7 @@ unsafe fn macro_block(
                 // SAFETY: `ap` holds the panels; the terms cover mc_cur×kc.
                 unsafe { pack(ap, &terms[..p.a.len()], mr, mc_cur, kc, micro.simd_pack) };
             }
-            // Loop 2: MR micro-panels of packed A (each stays in L1 through loop 1).
+            // Loop 2: MR micro-panels of packed A (each stays resident through loop 1).
             for (r, i0) in (0..mc_cur).step_by(mr).enumerate() {
                 let rows_here = mr.min(mc_cur - i0);
                 // In place: row i0 of this block, rows `xs` apart; packed: panel r.
@@ -641,6 +643,72 @@ mod tests {
         assert!(!a_in_place(&partial, &a(1024), 605, 512, 8));
         assert_eq!(partial.padded_rows(603), 604);
         assert_eq!(partial.padded_rows(605), 606);
+    }
+
+    /// Both slab rules, plain and fused (two destinations), with k across one and several
+    /// slabs of each: exact on small integers, whichever rule this host uses itself.
+    #[test]
+    fn both_slab_rules_compute_exact_products() {
+        use super::super::blocking::SlabRule;
+        let micro = crate::packed::PackedKernel::new().plan().0;
+        let (m, n) = (13, 40);
+        for rule in [SlabRule::PanelPair, SlabRule::APanel] {
+            let plain = Blocking::with_rule(micro.mr, micro.nr, cache_sizes(), rule);
+            let fused = plain.for_destinations(micro.mr, micro.nr, cache_sizes(), rule);
+            for k in [300, 1500, 2500] {
+                let ints = |len: usize, s: usize| {
+                    (0..len)
+                        .map(|i| ((i * 7 + s) % 5) as f32 - 2.0)
+                        .collect::<Vec<_>>()
+                };
+                let (a, b) = (ints(m * k, 1), ints(k * n, 3));
+                let mut want = vec![0.0f32; m * n];
+                for i in 0..m {
+                    for j in 0..n {
+                        want[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+                    }
+                }
+                let at = [Term {
+                    ptr: a.as_ptr(),
+                    xs: k,
+                    ps: 1,
+                    coef: 1.0,
+                }];
+                let bt = [Term {
+                    ptr: b.as_ptr(),
+                    xs: 1,
+                    ps: n,
+                    coef: 1.0,
+                }];
+                // One destination overwritten; two: the first overwritten, the second
+                // accumulated with coefficient -2 onto ones.
+                let (mut c0, mut c1) = (vec![f32::NAN; m * n], vec![1.0f32; m * n]);
+                let dst = |c: &mut Vec<f32>, coef, overwrite| CDst {
+                    ptr: c.as_mut_ptr(),
+                    rs: n,
+                    cs: 1,
+                    coef,
+                    overwrite,
+                };
+                for (blk, two) in [(plain, false), (fused, true)] {
+                    let cs = [dst(&mut c0, 1.0, true), dst(&mut c1, -2.0, false)];
+                    let p = Product {
+                        m,
+                        n,
+                        k,
+                        a: &at,
+                        b: &bt,
+                        c: &cs[..if two { 2 } else { 1 }],
+                    };
+                    // SAFETY: the terms cover m×k and k×n floats of `a` and `b`; the
+                    // destinations are distinct m×n buffers.
+                    unsafe { run(micro, blk, p, 1) };
+                    assert_eq!(c0, want, "{rule:?} k {k} two {two}");
+                }
+                let second: Vec<f32> = want.iter().map(|w| 1.0 - 2.0 * w).collect();
+                assert_eq!(c1, second, "{rule:?} k {k}");
+            }
+        }
     }
 
     #[test]
