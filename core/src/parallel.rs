@@ -4,7 +4,7 @@
 //! step does not leave a core idle between matmuls. Small passes stay on the calling
 //! thread, where a fork/join would cost more than it saves.
 
-use poolgrad_kernels::{WIDE_MIN_ELEMS, with_wide_vectors};
+use poolgrad_kernels::with_wide_vectors;
 
 /// Fewest elements for which a pass is split (64 Ki floats = 256 KiB: about 20 µs of
 /// memory traffic on one core, several times a fork/join).
@@ -16,33 +16,18 @@ fn threads() -> usize {
     poolgrad_kernels::settings().map_or(1, |s| s.par().threads())
 }
 
-/// Runs `f`, a pass over `len` elements, compiled for wide vectors ([`with_wide_vectors`])
-/// unless `len` is tiny, where even the ISA lookup would cost more than the pass (a chain
-/// of scalar ops).
-#[inline(always)]
-pub(crate) fn wide(len: usize, f: impl FnOnce()) {
-    if len < WIDE_MIN_ELEMS {
-        f()
-    } else {
-        with_wide_vectors(len, f)
-    }
-}
-
 /// Calls `f(offset, chunk)` over `out` cut into contiguous chunks (`offset` is the index of
 /// the chunk's first element), one chunk per thread when `out` is large, else once; each
 /// call compiled for wide vectors ([`with_wide_vectors`]).
 pub(crate) fn for_chunks(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync + Send) {
     // The length first: reading the settings costs more than a tiny op's arithmetic.
-    if out.len() < WIDE_MIN_ELEMS {
-        f(0, out);
-        return;
-    }
     let threads = if out.len() < PAR_MIN_ELEMS {
         1
     } else {
         threads()
     };
-    // Each chunk's loop runs compiled for the host's wide vectors (bit-identical results).
+    // Each chunk's loop runs compiled for the host's wide vectors (bit-identical results;
+    // tiny chunks skip the ISA lookup).
     if threads <= 1 {
         with_wide_vectors(
             out.len(),

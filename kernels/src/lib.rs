@@ -32,7 +32,7 @@ pub use problem::{Accum, Layout, Par, Problem};
 pub use registry::{BUILTIN_ORDER, KernelEntry, Registry, registry};
 pub use settings::{MpSettings, Settings, settings};
 pub use view::{MatMut, MatRef};
-pub use wide::{WIDE_MIN_ELEMS, with_wide_vectors};
+pub use wide::with_wide_vectors;
 
 #[doc(hidden)]
 pub use inventory;

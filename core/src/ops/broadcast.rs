@@ -7,7 +7,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::ops::write;
-use crate::parallel::{for_chunks, wide};
+use crate::parallel::for_chunks;
 use crate::tensor::{MAX_RANK, Shape, Tensor};
 use poolgrad_kernels::{Accum, with_wide_vectors};
 
@@ -230,10 +230,10 @@ pub(crate) fn accumulate(
 ) {
     let same = x_shape == out_shape;
     match other {
-        None if same => wide(gx.len(), || {
+        None if same => with_wide_vectors(gx.len(), || {
             write(gx, accum, gout.iter().map(|&go| coef * go))
         }),
-        Some(o) if same && o.shape_info() == out_shape => wide(gx.len(), || {
+        Some(o) if same && o.shape_info() == out_shape => with_wide_vectors(gx.len(), || {
             write(
                 gx,
                 accum,
