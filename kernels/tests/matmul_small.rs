@@ -109,3 +109,90 @@ fn small_in_place_products_match_naive_exactly() {
     let total = cases.len() * kernels.len();
     assert_eq!(check_all(&kernels, cases), total);
 }
+
+/// Widths that are not a multiple of any tile's (tails of one, two and three vectors on
+/// every ISA that masks them) through each path that reads B and writes C in place: the
+/// small in-place path, the general path with B in place (few row panels) and with B
+/// packed (many), serial and on two threads (column halves), both `Accum` modes; plus
+/// narrow outputs whose A is read in place (kept untransposed where tails are masked).
+#[test]
+fn column_tails_match_naive_exactly() {
+    let kernels = candidates();
+    let mut cases = Vec::new();
+    let shapes = [
+        // Small in-place path.
+        (13, 9, &[1usize, 5, 17, 31, 33, 47][..]),
+        (24, 64, &[20, 50, 70][..]),
+        // General path, B in place (150 rows: few panels).
+        (150, 300, &[50, 100][..]),
+        // General path, B packed (300 rows).
+        (300, 100, &[70, 100][..]),
+        // Narrow outputs, A in place.
+        (64, 40, &[10, 3][..]),
+    ];
+    for (m, k, widths) in shapes {
+        for &n in widths {
+            for (b, c) in [(Lay::Row, Lay::Row), (Lay::RowPad, Lay::RowPad)] {
+                for accum in [Accum::Replace, Accum::Add] {
+                    for par in [Par::Seq, Par::Rayon(2)] {
+                        cases.push(Case {
+                            a: Lay::Row,
+                            b,
+                            c,
+                            accum,
+                            par,
+                            seed: cases.len() as u64,
+                            ..Case::new(m, n, k)
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let total = cases.len() * kernels.len();
+    assert_eq!(check_all(&kernels, cases), total);
+}
+
+/// Products with one row or one column of C (matrix-vector products, which `packed` runs
+/// as dot products or as summed rows by layout): every layout of A and B, long enough for
+/// the grouped rows, whole and partial vectors of k, and more outputs than one summing
+/// block (1024), serial and on two threads, both `Accum` modes.
+#[test]
+fn matrix_vector_products_match_naive_exactly() {
+    let kernels = candidates();
+    let mut cases = Vec::new();
+    for len in [300, 1500] {
+        for k in [37, 100] {
+            for (m, n) in [(1, len), (len, 1)] {
+                for a in Lay::ALL {
+                    for b in Lay::ALL {
+                        let seed = cases.len() as u64;
+                        cases.push(Case {
+                            a,
+                            b,
+                            c: if seed.is_multiple_of(3) {
+                                Lay::RowPad
+                            } else {
+                                Lay::Row
+                            },
+                            accum: if seed.is_multiple_of(2) {
+                                Accum::Add
+                            } else {
+                                Accum::Replace
+                            },
+                            par: if seed % 4 < 2 {
+                                Par::Seq
+                            } else {
+                                Par::Rayon(2)
+                            },
+                            seed,
+                            ..Case::new(m, n, k)
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let total = cases.len() * kernels.len();
+    assert_eq!(check_all(&kernels, cases), total);
+}

@@ -3,7 +3,8 @@
 
 #![cfg(target_arch = "x86_64")]
 
-use super::microkernel::{Micro, Simd, tile_entries};
+use super::microkernel::{Micro, Simd, col_step, tile_entries};
+use super::vector::vector_entries;
 use std::arch::x86_64::*;
 
 /// AVX2 vectors of 8 f32 with FMA.
@@ -47,9 +48,38 @@ impl Simd for Avx2 {
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
+    unsafe fn add(a: __m256, b: __m256) -> __m256 {
+        _mm256_add_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn prefetch(p: *const f32) {
         _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
     }
+    const MASKED_TAILS: bool = true;
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load_first(p: *const f32, lanes: usize) -> __m256 {
+        // SAFETY: the caller guarantees `lanes` readable floats at `p`; the masked-off
+        // lanes are not accessed (masked loads suppress their faults).
+        unsafe { _mm256_maskload_ps(p, first_lanes(lanes)) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store_first(p: *mut f32, v: __m256, lanes: usize) {
+        // SAFETY: the caller guarantees `lanes` writable floats at `p`; the masked-off
+        // lanes are not written.
+        unsafe { _mm256_maskstore_ps(p, first_lanes(lanes), v) }
+    }
+}
+
+/// The mask of the first `lanes` (1..=8) lanes: all bits set in those lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn first_lanes(lanes: usize) -> __m256i {
+    debug_assert!((1..=8).contains(&lanes));
+    let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes as i32), index)
 }
 
 const MR: usize = 6;
@@ -60,6 +90,10 @@ const NV: usize = 2;
 // padded panels, no in-place small path for such tails), one thread, alternating in one
 // process (Zen 1 EPYC, two runs): 32³ 1.54–1.59×, 64³ 1.17–1.24×, 128³ 1.14–1.16×,
 // 4096×64·64×64 1.08–1.10×, 64×256·784×256 1.06–1.13×.
+vector_entries!(
+    #[target_feature(enable = "avx2,fma")]
+    Avx2
+);
 tile_entries!(Avx2, "avx2,fma", rows MR, vectors NV, partial [1, 2, 3, 4, 5]);
 
 /// The AVX2+FMA microkernel. Call its `run` only where AVX2 and FMA were detected.
@@ -70,5 +104,7 @@ pub fn micro() -> Micro {
         run: run_rows::<MR>,
         simd_pack: super::transpose::available(),
         partial: PARTIAL,
+        col_step: col_step::<Avx2>(NV),
+        vector: VECTOR,
     }
 }

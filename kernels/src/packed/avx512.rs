@@ -3,7 +3,8 @@
 
 #![cfg(target_arch = "x86_64")]
 
-use super::microkernel::{Micro, Simd, tile_entries};
+use super::microkernel::{Micro, Simd, col_step, tile_entries};
+use super::vector::vector_entries;
 use std::arch::x86_64::*;
 
 /// AVX-512F vectors of 16 f32.
@@ -47,9 +48,36 @@ impl Simd for Avx512 {
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
+    unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        _mm512_add_ps(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
     unsafe fn prefetch(p: *const f32) {
         _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
     }
+    const MASKED_TAILS: bool = true;
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load_first(p: *const f32, lanes: usize) -> __m512 {
+        // SAFETY: the caller guarantees `lanes` readable floats at `p`; the masked-off
+        // lanes are not accessed (masked loads suppress their faults).
+        unsafe { _mm512_maskz_loadu_ps(first_lanes(lanes), p) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store_first(p: *mut f32, v: __m512, lanes: usize) {
+        // SAFETY: the caller guarantees `lanes` writable floats at `p`; the masked-off
+        // lanes are not written.
+        unsafe { _mm512_mask_storeu_ps(p, first_lanes(lanes), v) }
+    }
+}
+
+/// The mask of the first `lanes` (1..=16) lanes.
+#[inline(always)]
+fn first_lanes(lanes: usize) -> __mmask16 {
+    debug_assert!((1..=16).contains(&lanes));
+    ((1u32 << lanes) - 1) as __mmask16
 }
 
 /// Tile rows (broadcast from packed A).
@@ -58,6 +86,10 @@ pub const MR: usize = 12;
 pub const NV: usize = 2;
 
 // Tiles for the last, partial row panel: 4 or 8 of the 12 rows.
+vector_entries!(
+    #[target_feature(enable = "avx512f")]
+    Avx512
+);
 tile_entries!(Avx512, "avx512f", rows MR, vectors NV, partial [4, 8]);
 
 /// The AVX-512F microkernel. Call its `run` only where AVX-512F was detected.
@@ -68,5 +100,7 @@ pub fn micro() -> Micro {
         run: run_rows::<MR>,
         simd_pack: super::transpose::available(),
         partial: PARTIAL,
+        col_step: col_step::<Avx512>(NV),
+        vector: VECTOR,
     }
 }

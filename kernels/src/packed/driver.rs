@@ -20,6 +20,7 @@ use super::microkernel::{Dst, MAX_DST, Micro, TileFn};
 use super::pack::{Term, pack, pack_b};
 use super::parallel::{run_chunks, run_parts};
 use super::scratch::{Slot, with_buffer};
+use super::vector::Out;
 
 /// One destination of C: element `(i, j)` at `ptr + i·rs + j·cs`, updated with `coef·AB`,
 /// overwritten (C never read) while `overwrite` holds, else accumulated.
@@ -95,6 +96,11 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     };
     let (mr, nr) = (micro.mr, micro.nr);
     let Product { m, n, k, .. } = p;
+    if let Some(v) = vector_form(&p) {
+        // SAFETY: as this function's contract; `vector_form` read the layout from `p`.
+        unsafe { run_vector(micro, v, threads) };
+        return;
+    }
     if threads == 1 && small_in_place(&micro, &p, blk.kc) {
         // SAFETY: as this function's contract; `small_in_place` checked the layout.
         unsafe { run_small(micro, &p) };
@@ -137,7 +143,8 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
             });
             let b_terms = &b_terms[..p.b.len()];
             if direct_b {
-                // B read in place: row-major with unit column stride, whole NR panels.
+                // B read in place: row-major with unit column stride, in NR panels (the
+                // last one narrower only where the tiles mask column tails).
                 let t = b_terms[0];
                 let src = BSrc {
                     ptr: t.ptr,
@@ -149,8 +156,9 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                     let rows = split(m, mr, tm, ti);
                     let panels = split(b_panels, 1, tn, tj);
                     // SAFETY: threads own disjoint tiles of C; B is only read; the B term
-                    // covers kc×nc_cur (caller's contract) and nc_cur is a multiple of NR,
-                    // so every panel row is inside B.
+                    // covers kc×nc_cur (caller's contract) and the tiles read `cols` ≤
+                    // nc_cur − j0 columns of each panel (macro_block), so every panel row
+                    // is inside B.
                     unsafe {
                         macro_block(micro, mc, &p, src, rows, panels, jc, nc_cur, pc, kc, slab)
                     };
@@ -220,9 +228,11 @@ fn a_in_place(micro: &Micro, a: &[Term], rows: usize, k: usize, l1d_ways: usize)
 }
 
 /// Whether B (the terms `b`, `n` columns) can be read in place as NR-column panels: one
-/// plain row-major term and whole panels.
+/// plain row-major term, and whole panels unless the tiles mask column tails (a narrower
+/// last panel is then read only as far as its columns go).
 fn b_panels_in_place(micro: &Micro, b: &[Term], n: usize) -> bool {
-    matches!(b, [b] if b.coef == 1.0 && b.xs == 1) && n.is_multiple_of(micro.nr)
+    matches!(b, [b] if b.coef == 1.0 && b.xs == 1)
+        && (n.is_multiple_of(micro.nr) || micro.column_tails())
 }
 
 /// Largest `m·n·k` run by [`run_small`].
@@ -230,7 +240,7 @@ const SMALL_MAX: usize = 128 * 128 * 128;
 
 /// Whether `p` is a small plain product that [`run_small`] computes: one term per operand
 /// and one destination, A and B read in place as in [`macro_block`] (A with unit k stride
-/// and rows covered exactly by tiles, B row-major in whole panels), C row-major, one slab.
+/// and rows covered exactly by tiles, B row-major in panels), C row-major, one slab.
 fn small_in_place(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
     p.m.saturating_mul(p.n).saturating_mul(p.k) <= SMALL_MAX
         && p.k <= kc_max
@@ -257,6 +267,9 @@ unsafe fn run_small(micro: Micro, p: &Product<'_>) {
             "small_in_place admits exact row tails only"
         );
         for j0 in (0..p.n).step_by(micro.nr) {
+            // The last panel is narrower only where the tiles mask column tails
+            // (`b_panels_in_place`).
+            let cols = (p.n - j0).min(micro.nr);
             let d = [Dst {
                 ptr: c.ptr.wrapping_add(i0 * c.rs + j0),
                 rs: c.rs,
@@ -264,7 +277,7 @@ unsafe fn run_small(micro: Micro, p: &Product<'_>) {
                 overwrite: c.overwrite,
             }];
             // SAFETY: the tile covers rows i0.. (exactly, per `small_in_place`) and
-            // columns j0..j0 + NR of C, inside it; A rows i0.. and B columns j0.. hold k
+            // columns j0..j0 + cols of C, inside it; A rows i0.. and B columns j0.. hold k
             // steps (the caller's contract).
             unsafe {
                 tile_fn(
@@ -274,10 +287,121 @@ unsafe fn run_small(micro: Micro, p: &Product<'_>) {
                     b.ptr.wrapping_add(j0),
                     b.ps,
                     &d,
+                    cols,
                 )
             };
         }
     }
+}
+
+/// A product with one row or one column of C, as one loop of `vector.rs`: outputs `len`,
+/// each `Σ_p x[p·xs]·M(j, p)` with M's element `(j, p)` at `m + j·ms + p` (`dot`) or
+/// `m + p·ms + j` (otherwise).
+#[derive(Clone, Copy)]
+struct VectorProduct {
+    dot: bool,
+    k: usize,
+    x: *const f32,
+    xs: usize,
+    m: *const f32,
+    ms: usize,
+    len: usize,
+    out: Out,
+}
+
+// SAFETY: read-only pointers into A and B and the destination's pointer, shared while the
+// product's views are borrowed; threads write disjoint output ranges (`run_vector`).
+unsafe impl Send for VectorProduct {}
+// SAFETY: as above.
+unsafe impl Sync for VectorProduct {}
+
+/// `p` as a matrix-vector product, where C has one row or one column, each operand one
+/// term, C one destination, and the matrix operand is contiguous along k (one dot product
+/// per output) or along the outputs (`x[p]`-weighted rows summed); `None` otherwise.
+///
+/// Against the tiles, which compute at least a vector's width of outputs and several rows
+/// and reach one or two accumulator chains here (Zen 5, one thread, same process): see
+/// PERFORMANCE.md.
+fn vector_form(p: &Product<'_>) -> Option<VectorProduct> {
+    let ([a], [b], [c]) = (p.a, p.b, p.c) else {
+        return None;
+    };
+    let coef = a.coef * b.coef * c.coef;
+    // (x, xs, matrix, its stride between outputs, its stride along k, outputs, C stride)
+    let (x, xs, mat, out_stride, k_stride, len, cs) = if p.m == 1 {
+        (a.ptr, a.ps, b.ptr, b.xs, b.ps, p.n, c.cs)
+    } else if p.n == 1 {
+        (b.ptr, b.ps, a.ptr, a.xs, a.ps, p.m, c.rs)
+    } else {
+        return None;
+    };
+    // One output is always a dot product; otherwise the contiguous direction decides.
+    let dot = if k_stride == 1 && (len == 1 || out_stride != 1) {
+        true
+    } else if out_stride == 1 {
+        false
+    } else {
+        return None;
+    };
+    Some(VectorProduct {
+        dot,
+        k: p.k,
+        x,
+        xs,
+        m: mat,
+        ms: if dot { out_stride } else { k_stride },
+        len,
+        out: Out {
+            ptr: c.ptr,
+            stride: cs,
+            coef,
+            overwrite: c.overwrite,
+        },
+    })
+}
+
+/// Outputs per thread below which a matrix-vector product stays on one thread.
+const VECTOR_PART_MIN: usize = 256;
+
+/// Runs `v` with `micro`'s matrix-vector loops, its outputs split across up to `threads`
+/// threads.
+///
+/// # Safety
+/// As [`run`], for the product `v` came from.
+unsafe fn run_vector(micro: Micro, v: VectorProduct, threads: usize) {
+    let parts = threads.min(v.len / VECTOR_PART_MIN).max(1);
+    let whole = &v;
+    run_parts(parts, parts, |t| {
+        let v = whole;
+        let (j0, j1) = split(v.len, 64, parts, t);
+        if j0 >= j1 {
+            return;
+        }
+        let len = j1 - j0;
+        let out = Out {
+            ptr: v.out.ptr.wrapping_add(j0 * v.out.stride),
+            ..v.out
+        };
+        let m = v.m.wrapping_add(if v.dot { j0 * v.ms } else { j0 });
+        if !v.dot {
+            // SAFETY: M has k rows of the outputs' columns, x k floats (caller); this part
+            // owns outputs j0..j1.
+            unsafe { (micro.vector.axpys)(v.k, v.x, v.xs, m, v.ms, len, out) };
+        } else if v.xs == 1 {
+            // SAFETY: as above, M rows j0..j1 of k contiguous floats.
+            unsafe { (micro.vector.dots)(v.k, v.x, m, v.ms, len, out) };
+        } else {
+            // The dot loop reads x contiguously: copy a strided x first.
+            with_buffer(Slot::B, v.k, |x| {
+                for (p, e) in x.iter_mut().enumerate() {
+                    // SAFETY: x holds k floats xs apart (caller).
+                    *e = unsafe { *v.x.add(p * v.xs) };
+                }
+                // SAFETY: as above, with x contiguous in the buffer.
+                unsafe { (micro.vector.dots)(v.k, x.as_ptr(), m, v.ms, len, out) };
+            });
+        }
+    });
 }
 
 /// Whether `threads` threads split C into column ranges that each run the one-thread
@@ -337,10 +461,20 @@ unsafe fn run_column_parts(micro: Micro, blk: Blocking, p: Product<'_>, threads:
 /// computing `Cᵀ = Bᵀ·Aᵀ` does at most 3/4 of the padded work (e.g. `n = 10` on the
 /// 12×32 AVX-512 tile: 256×32 padded vs 12×256 transposed). Transposed, C is written
 /// through the strided edge path, which costs little next to the k loop.
+///
+/// Where tiles mask column tails and A is read in place, the narrow product stays as it
+/// is: transposed, A (then B) would be packed and C written through the edge path. Zen 5,
+/// one thread, `n = 10`, A row-major, as is ÷ transposed: 64×256·256×10 1.48×,
+/// 256×64·64×10 1.68×, 64×1000·1000×10 1.78×, 1024×128·128×10 1.43×. With A
+/// column-major (a weight gradient `Xᵀ·dY`, 256×64·64×10) or rows 4 KiB apart
+/// (64×1024·1024×10) A is packed either way and transposing measured 1.13–1.30× faster.
 fn narrow(micro: &Micro, p: &Product<'_>) -> bool {
     let padded =
         |rows: usize, cols: usize| micro.padded_rows(rows) * cols.div_ceil(micro.nr) * micro.nr;
-    p.n < micro.nr && p.c.iter().all(|d| d.cs == 1) && 4 * padded(p.n, p.m) <= 3 * padded(p.m, p.n)
+    p.n < micro.nr
+        && p.c.iter().all(|d| d.cs == 1)
+        && 4 * padded(p.n, p.m) <= 3 * padded(p.m, p.n)
+        && !(micro.column_tails() && a_in_place(micro, p.a, p.m, p.k, cache_sizes().l1d_ways))
 }
 
 /// Largest `k·n` for which a row-major B is read in place rather than packed.
@@ -433,7 +567,8 @@ unsafe fn macro_block(
                         let (tile_rows, tile_fn) = micro.for_rows(rows_here);
                         // In place, a taller tile would read past A's last row.
                         debug_assert!(ars == 0 || tile_rows == rows_here);
-                        if unit_cs && rows_here == tile_rows && cols == nr {
+                        if unit_cs && rows_here == tile_rows && (cols == nr || micro.column_tails())
+                        {
                             let mut d = [Dst {
                                 ptr: std::ptr::null_mut(),
                                 rs: 0,
@@ -448,7 +583,7 @@ unsafe fn macro_block(
                                     overwrite: c.overwrite && slab == 0,
                                 };
                             }
-                            tile_fn(kc, a_panel, ars, b_panel, src.bs, &d[..p.c.len()]);
+                            tile_fn(kc, a_panel, ars, b_panel, src.bs, &d[..p.c.len()], cols);
                         } else {
                             edge_tile(
                                 micro,
@@ -503,10 +638,12 @@ unsafe fn edge_tile(
         coef: 1.0,
         overwrite: true,
     };
+    // Where tails are masked the tile computes only the `cols` columns copied below.
+    let width = if micro.column_tails() { cols } else { nr };
     // SAFETY: the buffer holds mr×nr floats; `tile_fn` computes at least `rows` rows and
-    // overwrites them (overwrite = true), and only those rows are read below; panels per
-    // the caller.
-    unsafe { tile_fn(kc, a_panel, ars, b_panel, bs, &[d]) };
+    // `width ≥ cols` columns and overwrites them (overwrite = true), and only those are
+    // read below; panels per the caller.
+    unsafe { tile_fn(kc, a_panel, ars, b_panel, bs, &[d], width) };
     for c in p.c {
         let over = c.overwrite && slab == 0;
         for i in 0..rows {
@@ -606,9 +743,8 @@ mod tests {
         let tile = |mr| Micro {
             mr,
             nr: 16,
-            run: crate::packed::scalar::micro().run,
-            simd_pack: false,
             partial: &[],
+            ..crate::packed::scalar::micro()
         };
         let a = |xs| {
             [Term {
@@ -709,6 +845,106 @@ mod tests {
                 assert_eq!(c1, second, "{rule:?} k {k}");
             }
         }
+    }
+
+    #[test]
+    fn narrow_outputs_stay_untransposed_only_where_tails_are_masked_and_a_is_in_place() {
+        let masked = crate::packed::PackedKernel::new().plan().0;
+        let masked = Micro {
+            mr: 12,
+            nr: 32,
+            col_step: 16,
+            partial: &[],
+            ..masked
+        };
+        let whole = Micro {
+            col_step: 32,
+            ..masked
+        };
+        let (b, c) = ([term(1, 10)], [dst(10)]);
+        // 60×k·k×10: A row-major (in place), column-major (packed), 4 KiB rows (packed).
+        for (a, k, as_is) in [
+            (term(256, 1), 256, true),
+            (term(1, 60), 256, false),
+            (term(1024, 1), 1024, false),
+        ] {
+            let a = [a];
+            let p = Product {
+                m: 60,
+                n: 10,
+                k,
+                a: &a,
+                b: &b,
+                c: &c,
+            };
+            assert_eq!(
+                narrow(&masked, &p),
+                !as_is,
+                "A strides {} / {}",
+                a[0].xs,
+                a[0].ps
+            );
+            assert!(narrow(&whole, &p));
+        }
+    }
+
+    /// A plain operand term at no address, for layout decisions.
+    fn term(xs: usize, ps: usize) -> Term {
+        Term {
+            ptr: std::ptr::null(),
+            xs,
+            ps,
+            coef: 1.0,
+        }
+    }
+
+    /// A row-major overwritten destination at no address, rows `rs` apart.
+    fn dst(rs: usize) -> CDst {
+        CDst {
+            ptr: std::ptr::null_mut(),
+            rs,
+            cs: 1,
+            coef: 1.0,
+            overwrite: true,
+        }
+    }
+
+    #[test]
+    fn one_row_or_column_of_c_runs_as_dots_or_summed_rows_by_layout() {
+        let c = [dst(1)];
+        let form = |m, n, a: Term, b: Term| {
+            let (a, b) = ([a], [b]);
+            let p = Product {
+                m,
+                n,
+                k: 50,
+                a: &a,
+                b: &b,
+                c: &c,
+            };
+            vector_form(&p).map(|v| (v.dot, v.ms, v.len))
+        };
+        // One row of C: B row-major sums its rows, B column-major takes dot products.
+        assert_eq!(form(1, 70, term(50, 1), term(1, 70)), Some((false, 70, 70)));
+        assert_eq!(form(1, 70, term(50, 1), term(50, 1)), Some((true, 50, 70)));
+        // One column of C: A row-major takes dot products, A column-major sums its columns.
+        assert_eq!(form(70, 1, term(50, 1), term(1, 1)), Some((true, 50, 70)));
+        assert_eq!(form(70, 1, term(1, 70), term(1, 1)), Some((false, 70, 70)));
+        // A single output is one dot product when the matrix side is contiguous along k.
+        assert_eq!(form(1, 1, term(50, 1), term(1, 1)), Some((true, 1, 1)));
+        // Neither direction contiguous, several rows and columns, or several terms: tiles.
+        assert_eq!(form(1, 70, term(50, 1), term(2, 140)), None);
+        assert_eq!(form(2, 70, term(50, 1), term(1, 70)), None);
+        let (a, b) = ([term(50, 1); 2], [term(1, 70)]);
+        let p = Product {
+            m: 1,
+            n: 70,
+            k: 50,
+            a: &a,
+            b: &b,
+            c: &c,
+        };
+        assert!(vector_form(&p).is_none());
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! `kc` groups of MR floats, B̃: `kc` groups of NR floats) in MR·NV vector accumulators,
 //! then writes it to up to [`MAX_DST`] destinations: `C_d = coef_d·AB` (overwrite) or
 //! `C_d += coef_d·AB`. Several destinations serve the fused Strassen updates.
+//!
+//! Where the ISA has masked loads and stores ([`Simd::MASKED_TAILS`]), a tile narrower
+//! than NR (the last column panel of an `n` that is not a multiple of NR) computes only
+//! the vectors it needs and masks the last one, reading B and writing C in place.
 
 /// Most C destinations one microkernel call updates (Strassen, two levels fused).
 pub const MAX_DST: usize = 4;
@@ -47,12 +51,72 @@ pub trait Simd: Copy {
     /// # Safety
     /// The ISA is available.
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// `a + b`.
+    ///
+    /// # Safety
+    /// The ISA is available.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// The sum of the lanes of `v`.
+    ///
+    /// # Safety
+    /// The ISA is available.
+    #[inline(always)]
+    unsafe fn sum(v: Self::V) -> f32 {
+        let mut buf = [0.0f32; MAX_LANES];
+        // SAFETY: the buffer holds the LANES floats `store` writes.
+        unsafe { Self::store(buf.as_mut_ptr(), v) };
+        buf[..Self::LANES].iter().sum()
+    }
     /// Hints that the cache line at `p` is needed soon (may be a no-op).
     ///
     /// # Safety
     /// The ISA is available (the address need not be valid).
     unsafe fn prefetch(_p: *const f32) {}
+    /// Whether [`Simd::load_first`] and [`Simd::store_first`] are single masked
+    /// instructions, so that column tails are worth computing narrow (see [`tile_rows`]).
+    const MASKED_TAILS: bool = false;
+    /// The first `lanes` (1..=LANES) floats at `p`, the other lanes zero.
+    ///
+    /// # Safety
+    /// The ISA is available; `p` is valid for reading `lanes` floats.
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, lanes: usize) -> Self::V {
+        let mut buf = [0.0f32; MAX_LANES];
+        // SAFETY: `lanes ≤ LANES ≤ MAX_LANES` floats are readable at `p` (caller) and fit
+        // the buffer, which holds the LANES floats `load` reads.
+        unsafe {
+            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), lanes);
+            Self::load(buf.as_ptr())
+        }
+    }
+    /// Stores the first `lanes` (1..=LANES) lanes of `v` at `p`; the floats after them are
+    /// not touched.
+    ///
+    /// # Safety
+    /// The ISA is available; `p` is valid for writing `lanes` floats.
+    #[inline(always)]
+    unsafe fn store_first(p: *mut f32, v: Self::V, lanes: usize) {
+        let mut buf = [0.0f32; MAX_LANES];
+        // SAFETY: the buffer holds the LANES floats `store` writes; `lanes` of them are
+        // writable at `p` (caller).
+        unsafe {
+            Self::store(buf.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, lanes);
+        }
+    }
 }
+
+/// [`Micro::col_step`] for a tile of `nv` vectors of `S`.
+pub fn col_step<S: Simd>(nv: usize) -> usize {
+    if S::MASKED_TAILS {
+        S::LANES
+    } else {
+        nv * S::LANES
+    }
+}
+
+/// Most f32 lanes of any ISA's vector (AVX-512).
+const MAX_LANES: usize = 16;
 
 /// How many k steps ahead the packed B panel is prefetched.
 const PREFETCH_STEPS: usize = 8;
@@ -68,9 +132,15 @@ const PREFETCH_STEPS: usize = 8;
 /// is read in place from a matrix with unit k stride (row `i` of step `p` at
 /// `a + i·ars + p`).
 ///
+/// `cols` (1..=NV·LANES) is the tile's width: below NV·LANES (only where
+/// [`Simd::MASKED_TAILS`]) the tile computes `⌈cols / LANES⌉` vectors, the last one
+/// masked, and reads and writes only `cols` columns of B and of each destination. A 12×16
+/// tail of the 12×32 AVX-512 tile is half the work of the full tile, and its 12
+/// accumulators still cover the FMA latency on two pipes.
+///
 /// # Safety
 /// `S`'s ISA is available; `a` holds `kc·AS` floats (packed) or MR rows of `kc` floats
-/// `ars` apart (in place); B and the destinations as above.
+/// `ars` apart (in place); B and the destinations as above, for `cols` columns.
 #[inline(always)]
 pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usize>(
     kc: usize,
@@ -79,8 +149,44 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
     b: *const f32,
     bs: usize,
     dst: &[Dst],
+    cols: usize,
+) {
+    debug_assert!(cols >= 1 && cols <= NV * S::LANES);
+    debug_assert!(S::MASKED_TAILS || cols == NV * S::LANES);
+    // The lanes of the last vector (all of them when `cols` is a whole number of vectors).
+    let last = cols - (cols - 1) / S::LANES * S::LANES;
+    // SAFETY: as this function's contract, for the vectors each variant touches.
+    unsafe {
+        if !S::MASKED_TAILS || cols >= NV * S::LANES {
+            tile::<S, MR, NV, AS, false>(kc, a, ars, b, bs, dst, S::LANES);
+        } else if cols <= S::LANES {
+            tile::<S, MR, 1, AS, true>(kc, a, ars, b, bs, dst, last);
+        } else if NV > 2 && cols > 2 * S::LANES {
+            tile::<S, MR, 3, AS, true>(kc, a, ars, b, bs, dst, last);
+        } else {
+            tile::<S, MR, 2, AS, true>(kc, a, ars, b, bs, dst, last);
+        }
+    }
+}
+
+/// [`tile_rows`] for `NV` vectors, the last of them masked to its first `last` lanes when
+/// `TAIL`.
+///
+/// # Safety
+/// As [`tile_rows`], for `NV` vectors (the last with `last` lanes when `TAIL`).
+#[inline(always)]
+unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const AS: usize, const TAIL: bool>(
+    kc: usize,
+    a: *const f32,
+    ars: usize,
+    b: *const f32,
+    bs: usize,
+    dst: &[Dst],
+    last: usize,
 ) {
     let nr = NV * S::LANES;
+    // Lanes of vector `v`: all but the last vector's when `TAIL`.
+    let masked = |v: usize| TAIL && v == NV - 1;
     // SAFETY: reads stay inside the packed panels (`p < kc`), writes inside
     // the destination tiles, as the caller guarantees.
     unsafe {
@@ -92,14 +198,14 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
         for d in dst.iter().filter(|d| !d.overwrite) {
             for i in 0..MR {
                 for j in (0..nr).step_by(16) {
-                    S::prefetch(d.ptr.add(i * d.rs + j));
+                    S::prefetch(d.ptr.wrapping_add(i * d.rs + j));
                 }
             }
         }
         if ars == 0 {
-            k_loop::<S, MR, NV, false>(&mut acc, kc, a, 0, AS, b, bs);
+            k_loop::<S, MR, NV, false, TAIL>(&mut acc, kc, a, 0, AS, b, bs, last);
         } else {
-            k_loop::<S, MR, NV, true>(&mut acc, kc, a, ars, 1, b, bs);
+            k_loop::<S, MR, NV, true, TAIL>(&mut acc, kc, a, ars, 1, b, bs, last);
         }
         for d in dst {
             let coef = S::splat(d.coef);
@@ -107,10 +213,17 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
                 let c = d.ptr.add(i * d.rs);
                 for (v, &x) in row.iter().enumerate() {
                     let cv = c.add(v * S::LANES);
-                    if d.overwrite {
-                        S::store(cv, S::mul(x, coef));
+                    let out = if d.overwrite {
+                        S::mul(x, coef)
+                    } else if masked(v) {
+                        S::fma(x, coef, S::load_first(cv, last))
                     } else {
-                        S::store(cv, S::fma(x, coef, S::load(cv)));
+                        S::fma(x, coef, S::load(cv))
+                    };
+                    if masked(v) {
+                        S::store_first(cv, out, last);
+                    } else {
+                        S::store(cv, out);
                     }
                 }
             }
@@ -119,12 +232,20 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
 }
 
 /// The k loop of a tile: accumulates `kc` rank-1 updates into `acc`. A rows are `ars`
-/// apart when `DIRECT` (else 1), A steps `aks` apart; B steps `bs` apart.
+/// apart when `DIRECT` (else 1), A steps `aks` apart; B steps `bs` apart, the last vector
+/// read as its first `last` lanes when `TAIL`.
 ///
 /// # Safety
 /// As [`tile_rows`].
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn k_loop<S: Simd, const MR: usize, const NV: usize, const DIRECT: bool>(
+unsafe fn k_loop<
+    S: Simd,
+    const MR: usize,
+    const NV: usize,
+    const DIRECT: bool,
+    const TAIL: bool,
+>(
     acc: &mut [[S::V; NV]; MR],
     kc: usize,
     mut a: *const f32,
@@ -132,6 +253,7 @@ unsafe fn k_loop<S: Simd, const MR: usize, const NV: usize, const DIRECT: bool>(
     aks: usize,
     mut b: *const f32,
     bs: usize,
+    last: usize,
 ) {
     // SAFETY: reads stay inside A's rows / panel and B's k steps (`p < kc`), as the
     // caller guarantees; prefetch addresses need not be valid.
@@ -139,7 +261,11 @@ unsafe fn k_loop<S: Simd, const MR: usize, const NV: usize, const DIRECT: bool>(
         for _ in 0..kc {
             let mut bv = [S::zero(); NV];
             for (v, x) in bv.iter_mut().enumerate() {
-                *x = S::load(b.add(v * S::LANES));
+                *x = if TAIL && v == NV - 1 {
+                    S::load_first(b.add(v * S::LANES), last)
+                } else {
+                    S::load(b.add(v * S::LANES))
+                };
             }
             for v in 0..NV {
                 S::prefetch(b.wrapping_add(PREFETCH_STEPS * bs + v * S::LANES));
@@ -158,8 +284,8 @@ unsafe fn k_loop<S: Simd, const MR: usize, const NV: usize, const DIRECT: bool>(
 }
 
 /// A microkernel entry point: `(kc, A, A row stride (0: packed panel), B panel, B step
-/// stride, destinations)`.
-pub type TileFn = unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst]);
+/// stride, destinations, columns)`; see [`tile_rows`].
+pub type TileFn = unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst], usize);
 
 /// Defines one ISA's tile entry points, so each ISA file states only what differs (vector
 /// type, target features, tile shape, which partial tiles it has):
@@ -179,12 +305,13 @@ macro_rules! tile_entries {
             b: *const f32,
             bs: usize,
             dst: &[$crate::packed::microkernel::Dst],
+            cols: usize,
         ) {
             // SAFETY: the target features are enabled here; the panel and destination
             // contract is the caller's.
             unsafe {
                 $crate::packed::microkernel::tile_rows::<$simd, R, $nv, $mr>(
-                    kc, a, ars, b, bs, dst,
+                    kc, a, ars, b, bs, dst, cols,
                 )
             }
         }
@@ -208,6 +335,12 @@ pub struct Micro {
     /// Shorter tiles `(rows, entry)` over the same MR-stride A panels, fewest rows first,
     /// for the last partial row panel; empty where the ISA has none.
     pub partial: &'static [(usize, TileFn)],
+    /// The matrix-vector loops for products with one row or column of C.
+    pub vector: super::vector::VectorFns,
+    /// Columns the tiles compute in: one vector where the ISA masks column tails
+    /// ([`Simd::MASKED_TAILS`]: a tile may be called with any width up to NR), else NR (a
+    /// narrower panel is computed whole into a buffer by the driver).
+    pub col_step: usize,
 }
 
 impl Micro {
@@ -219,6 +352,17 @@ impl Micro {
             .copied()
             .find(|&(r, _)| r >= rows)
             .unwrap_or((self.mr, self.run))
+    }
+
+    /// Whether a tile may be called for fewer than NR columns (see [`Micro::col_step`]).
+    pub fn column_tails(&self) -> bool {
+        self.col_step < self.nr
+    }
+
+    /// Columns the tiles compute for `cols` columns of C: whole vectors where tails are
+    /// masked, whole NR panels otherwise.
+    pub fn padded_cols(&self, cols: usize) -> usize {
+        cols.div_ceil(self.col_step) * self.col_step
     }
 
     /// Rows the tiles compute for `rows` rows of C: whole MR panels, and the last panel's

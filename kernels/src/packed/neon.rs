@@ -3,7 +3,8 @@
 
 #![cfg(target_arch = "aarch64")]
 
-use super::microkernel::{Micro, Simd, tile_entries};
+use super::microkernel::{Micro, Simd, col_step, tile_entries};
+use super::vector::vector_entries;
 use std::arch::aarch64::*;
 
 /// NEON vectors of 4 f32.
@@ -45,6 +46,11 @@ impl Simd for Neon {
     unsafe fn mul(a: float32x4_t, b: float32x4_t) -> float32x4_t {
         vmulq_f32(a, b)
     }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn add(a: float32x4_t, b: float32x4_t) -> float32x4_t {
+        vaddq_f32(a, b)
+    }
 }
 
 const MR: usize = 8;
@@ -53,6 +59,10 @@ const NV: usize = 3;
 // Tiles for every partial row panel (1–7 of the 8 rows), as on AVX2 (see `avx2.rs`, where
 // they measured 1.1–1.6× at 32³–128³): no row tail computes padding and any row count can
 // read A in place. Not timed on NEON hardware (none here); tested under qemu.
+vector_entries!(
+    #[target_feature(enable = "neon")]
+    Neon
+);
 tile_entries!(Neon, "neon", rows MR, vectors NV, partial [1, 2, 3, 4, 5, 6, 7]);
 
 /// The NEON microkernel. Call its `run` only where NEON was detected.
@@ -63,5 +73,7 @@ pub fn micro() -> Micro {
         run: run_rows::<MR>,
         simd_pack: false,
         partial: PARTIAL,
+        col_step: col_step::<Neon>(NV),
+        vector: VECTOR,
     }
 }

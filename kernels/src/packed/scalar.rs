@@ -1,7 +1,8 @@
 //! Portable microkernel: 4×16 tile over 8-float arrays, which the compiler vectorises with
 //! whatever the baseline target offers (SSE2 on x86_64).
 
-use super::microkernel::{Dst, Micro, Simd, tile_rows};
+use super::microkernel::{Dst, Micro, Simd, col_step, tile_rows};
+use super::vector::vector_entries;
 
 /// Plain arrays of 8 f32.
 #[derive(Clone, Copy, Debug)]
@@ -37,15 +38,29 @@ impl Simd for Portable {
     unsafe fn mul(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
         std::array::from_fn(|l| a[l] * b[l])
     }
+    #[inline(always)]
+    unsafe fn add(a: [f32; 8], b: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|l| a[l] + b[l])
+    }
 }
 
 const MR: usize = 4;
 const NV: usize = 2;
 
-unsafe fn run_tile(kc: usize, a: *const f32, ars: usize, b: *const f32, bs: usize, dst: &[Dst]) {
+unsafe fn run_tile(
+    kc: usize,
+    a: *const f32,
+    ars: usize,
+    b: *const f32,
+    bs: usize,
+    dst: &[Dst],
+    cols: usize,
+) {
     // SAFETY: no ISA requirement; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Portable, MR, NV, MR>(kc, a, ars, b, bs, dst) }
+    unsafe { tile_rows::<Portable, MR, NV, MR>(kc, a, ars, b, bs, dst, cols) }
 }
+
+vector_entries!(Portable);
 
 /// The portable microkernel; runs on every host.
 pub fn micro() -> Micro {
@@ -55,5 +70,7 @@ pub fn micro() -> Micro {
         run: run_tile,
         simd_pack: false,
         partial: &[],
+        col_step: col_step::<Portable>(NV),
+        vector: VECTOR,
     }
 }
