@@ -110,9 +110,9 @@ fn small_in_place_products_match_naive_exactly() {
     assert_eq!(check_all(&kernels, cases), total);
 }
 
-/// Widths that are not a multiple of any tile's (tails of one, two and three vectors on
-/// every ISA that masks them) through each path that reads B and writes C in place: the
-/// small in-place path, the general path with B in place (few row panels) and with B
+/// Widths that are not a multiple of any tile's (tails of one and two vectors on every ISA
+/// that masks them) through each path that reads B and writes C in place: the small
+/// in-place path (AVX-512: the 24-row cases; AVX2 also the 13-row ones), the general path with B in place (few row panels) and with B
 /// packed (many), serial and on two threads (column halves), both `Accum` modes; plus
 /// narrow outputs whose A is read in place (kept untransposed where tails are masked).
 #[test]
@@ -120,7 +120,7 @@ fn column_tails_match_naive_exactly() {
     let kernels = candidates();
     let mut cases = Vec::new();
     let shapes = [
-        // Small in-place path.
+        // Small in-place path (where a tile covers the row tail exactly).
         (13, 9, &[1usize, 5, 17, 31, 33, 47][..]),
         (24, 64, &[20, 50, 70][..]),
         // General path, B in place (150 rows: few panels).
@@ -155,14 +155,15 @@ fn column_tails_match_naive_exactly() {
 
 /// Products with one row or one column of C (matrix-vector products, which `packed` runs
 /// as dot products or as summed rows by layout): every layout of A and B, long enough for
-/// the grouped rows, whole and partial vectors of k, and more outputs than one summing
-/// block (1024), serial and on two threads, both `Accum` modes.
+/// the grouped rows and a leftover row, k with whole steps and a partial vector after them,
+/// more outputs than one summing block (1024), both `Accum` modes; then products big
+/// enough for two threads (split outputs), with a strided vector.
 #[test]
 fn matrix_vector_products_match_naive_exactly() {
     let kernels = candidates();
     let mut cases = Vec::new();
-    for len in [300, 1500] {
-        for k in [37, 100] {
+    for len in [301, 1501] {
+        for k in [37, 63, 100] {
             for (m, n) in [(1, len), (len, 1)] {
                 for a in Lay::ALL {
                     for b in Lay::ALL {
@@ -180,17 +181,59 @@ fn matrix_vector_products_match_naive_exactly() {
                             } else {
                                 Accum::Replace
                             },
-                            par: if seed % 4 < 2 {
-                                Par::Seq
-                            } else {
-                                Par::Rayon(2)
-                            },
+                            par: Par::Seq,
                             seed,
                             ..Case::new(m, n, k)
                         });
                     }
                 }
             }
+        }
+    }
+    // 2100·1024 multiply-adds: two threads (from 2 Mi), 1050 outputs each; the matrix
+    // row- or column-major, the vector contiguous or strided.
+    for (m, n) in [(1, 2100), (2100, 1)] {
+        for (matrix, vector) in [(Lay::Row, Lay::Strided), (Lay::ColT, Lay::Row)] {
+            let (a, b) = if m == 1 {
+                (vector, matrix)
+            } else {
+                (matrix, vector)
+            };
+            for accum in [Accum::Replace, Accum::Add] {
+                cases.push(Case {
+                    a,
+                    b,
+                    c: Lay::RowPad,
+                    accum,
+                    par: Par::Rayon(2),
+                    seed: cases.len() as u64,
+                    ..Case::new(m, n, 1024)
+                });
+            }
+        }
+    }
+    let total = cases.len() * kernels.len();
+    assert_eq!(check_all(&kernels, cases), total);
+}
+
+/// Few rows of A against a B too big for the general in-place rule (k·n above 512 Ki
+/// floats): `packed` reads B in place for up to 32 rows per thread unless its rows are a
+/// multiple of 4 KiB apart, and packs it otherwise (n = 1024).
+#[test]
+fn few_rows_against_a_large_b_match_naive_exactly() {
+    let kernels = candidates();
+    let mut cases = Vec::new();
+    for (m, n) in [(20, 700), (32, 1024)] {
+        for (b, accum) in [(Lay::Row, Accum::Replace), (Lay::RowPad, Accum::Add)] {
+            cases.push(Case {
+                a: Lay::Row,
+                b,
+                c: Lay::RowPad,
+                accum,
+                par: Par::Seq,
+                seed: cases.len() as u64,
+                ..Case::new(m, n, 800)
+            });
         }
     }
     let total = cases.len() * kernels.len();

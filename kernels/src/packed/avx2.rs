@@ -53,6 +53,13 @@ impl Simd for Avx2 {
     }
     #[inline]
     #[target_feature(enable = "avx2,fma")]
+    unsafe fn sum(v: __m256) -> f32 {
+        let half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let pair = _mm_add_ps(half, _mm_movehl_ps(half, half));
+        _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps::<1>(pair, pair)))
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn prefetch(p: *const f32) {
         _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
     }
@@ -85,15 +92,16 @@ fn first_lanes(lanes: usize) -> __m256i {
 const MR: usize = 6;
 const NV: usize = 2;
 
+vector_entries!(
+    #[target_feature(enable = "avx2,fma")]
+    Avx2
+);
+
 // Tiles for every partial row panel (1–5 of the 6 rows), so no row tail computes padding
 // and any row count can read A in place. Against the 6-row tile alone (A packed into
 // padded panels, no in-place small path for such tails), one thread, alternating in one
 // process (Zen 1 EPYC, two runs): 32³ 1.54–1.59×, 64³ 1.17–1.24×, 128³ 1.14–1.16×,
 // 4096×64·64×64 1.08–1.10×, 64×256·784×256 1.06–1.13×.
-vector_entries!(
-    #[target_feature(enable = "avx2,fma")]
-    Avx2
-);
 tile_entries!(Avx2, "avx2,fma", rows MR, vectors NV, partial [1, 2, 3, 4, 5]);
 
 /// The AVX2+FMA microkernel. Call its `run` only where AVX2 and FMA were detected.

@@ -53,6 +53,11 @@ impl Simd for Avx512 {
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
+    unsafe fn sum(v: __m512) -> f32 {
+        _mm512_reduce_add_ps(v)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
     unsafe fn prefetch(p: *const f32) {
         _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
     }
@@ -85,11 +90,12 @@ pub const MR: usize = 12;
 /// Tile vectors per row (loaded from packed B); NR = 16·NV.
 pub const NV: usize = 2;
 
-// Tiles for the last, partial row panel: 4 or 8 of the 12 rows.
 vector_entries!(
     #[target_feature(enable = "avx512f")]
     Avx512
 );
+
+// Tiles for the last, partial row panel: 4 or 8 of the 12 rows.
 tile_entries!(Avx512, "avx512f", rows MR, vectors NV, partial [4, 8]);
 
 /// The AVX-512F microkernel. Call its `run` only where AVX-512F was detected.

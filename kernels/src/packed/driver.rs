@@ -70,11 +70,12 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     }
     // Column-major C: compute Cᵀ = Bᵀ·Aᵀ instead, so the microkernel stores whole rows.
     // A B term (x = column of B) is exactly an A term of Bᵀ, and vice versa. A row-major C
-    // much narrower than a tile (an MLP's 10 logits) is computed transposed too: its few
-    // columns become rows of one tile instead of a third of each tile's width.
+    // much narrower than a tile (an MLP's 10 logits) is computed transposed too, unless its
+    // tiles mask column tails and A is read in place (`narrow`): its few columns become
+    // rows of one tile instead of a third of each tile's width.
     let column_major = p.c.iter().all(|d| d.cs != 1 && d.rs == 1);
     let transposed: [CDst; MAX_DST];
-    let p = if column_major || narrow(&micro, &p) {
+    let p = if column_major || narrow(&micro, &p, cache_sizes().l1d_ways) {
         transposed = std::array::from_fn(|i| {
             let d = p.c.get(i).copied().unwrap_or(p.c[0]);
             CDst {
@@ -123,8 +124,9 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     // 1.00×; 384³ 0.96×, 512³ 0.95×, 256×784·784×512 0.95×.
     let rows_per_thread = m.div_ceil(tm);
     let direct_b = b_panels_in_place(&micro, p.b, n)
-        && k * n <= DIRECT_B_MAX
-        && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL);
+        && ((k * n <= DIRECT_B_MAX
+            && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL))
+            || (rows_per_thread <= DIRECT_B_FEW_ROWS && !p.b[0].ps.is_multiple_of(1024)));
 
     // Loop 5: column blocks of C and B.
     for jc in (0..n).step_by(nc) {
@@ -468,13 +470,13 @@ unsafe fn run_column_parts(micro: Micro, blk: Blocking, p: Product<'_>, threads:
 /// 256×64·64×10 1.68×, 64×1000·1000×10 1.78×, 1024×128·128×10 1.43×. With A
 /// column-major (a weight gradient `Xᵀ·dY`, 256×64·64×10) or rows 4 KiB apart
 /// (64×1024·1024×10) A is packed either way and transposing measured 1.13–1.30× faster.
-fn narrow(micro: &Micro, p: &Product<'_>) -> bool {
+fn narrow(micro: &Micro, p: &Product<'_>, l1d_ways: usize) -> bool {
     let padded =
         |rows: usize, cols: usize| micro.padded_rows(rows) * cols.div_ceil(micro.nr) * micro.nr;
     p.n < micro.nr
         && p.c.iter().all(|d| d.cs == 1)
         && 4 * padded(p.n, p.m) <= 3 * padded(p.m, p.n)
-        && !(micro.column_tails() && a_in_place(micro, p.a, p.m, p.k, cache_sizes().l1d_ways))
+        && !(micro.column_tails() && a_in_place(micro, p.a, p.m, p.k, l1d_ways))
 }
 
 /// Largest `k·n` for which a row-major B is read in place rather than packed.
@@ -486,6 +488,18 @@ const DIRECT_B_MAX_PANELS: usize = 16;
 
 /// A B of at most this many floats (16 KiB, well inside L1) is always read in place.
 const DIRECT_B_SMALL: usize = 4 * 1024;
+
+/// Rows per thread up to which B is read in place whatever its size, unless its rows are a
+/// multiple of 4 KiB apart: packing costs a pass over B that so few rows cannot repay.
+/// Zen 5, one thread, in place ÷ packed (alternating processes), AVX-512 tile:
+/// 8×1000·1000×1000 2.6×, 16×768·768×768 1.51×, 32×768·768×768 1.33×,
+/// 32×1000·1000×1000 1.38×, 32×1536·1536×1536 1.65×, 32×512·512×1536 1.31×,
+/// 24×3000·3000×3000 1.14×, 32×4096·4096×768 1.02×; AVX2 tile: 8×1000·1000×1000 1.75×,
+/// 16×768·768×768 1.65×, 32×768·768×768 1.27×, 32×1000·1000×1000 1.37×. Slower with more
+/// rows (36, 48, 64 rows at 768³: 0.97×, 0.93×, 0.85×) and with rows 4 KiB apart, whose
+/// panel lines all fall in one L1 set (32×1024·1024×1024 0.83×, 48×1024·1024×1024 0.67×,
+/// 32×768·768×3072 0.86×).
+const DIRECT_B_FEW_ROWS: usize = 32;
 
 /// Largest k for which a row-major A is read in place rather than packed.
 const DIRECT_A_MAX_K: usize = 1024;
@@ -561,7 +575,7 @@ unsafe fn macro_block(
                     let cols = nr.min(nc_cur - j0);
                     let b_panel = src.ptr.wrapping_add(q * src.panel_step);
                     let (ci, cj) = (ic + i0, jc + j0);
-                    // SAFETY: the panels hold kc steps of mr / nr floats; destinations
+                    // SAFETY: the panels hold kc steps of mr / `cols` floats; destinations
                     // are inside C (ci < m, cj < n) and owned by this thread.
                     unsafe {
                         let (tile_rows, tile_fn) = micro.for_rows(rows_here);
@@ -877,14 +891,11 @@ mod tests {
                 b: &b,
                 c: &c,
             };
-            assert_eq!(
-                narrow(&masked, &p),
-                !as_is,
-                "A strides {} / {}",
-                a[0].xs,
-                a[0].ps
-            );
-            assert!(narrow(&whole, &p));
+            // A 12-way L1 (Zen 5): rows 4 KiB apart are not read in place by 12-row tiles.
+            let ways = 12;
+            let (xs, ps) = (a[0].xs, a[0].ps);
+            assert_eq!(narrow(&masked, &p, ways), !as_is, "A strides {xs} / {ps}");
+            assert!(narrow(&whole, &p, ways));
         }
     }
 

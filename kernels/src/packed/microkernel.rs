@@ -13,7 +13,8 @@
 /// Most C destinations one microkernel call updates (Strassen, two levels fused).
 pub const MAX_DST: usize = 4;
 
-/// One C destination of a tile: row-major rows of NR contiguous floats, `rs` apart.
+/// One C destination of a tile: row-major rows of NR contiguous floats (the tile's width
+/// where it is narrower), `rs` apart.
 #[derive(Clone, Copy, Debug)]
 pub struct Dst {
     pub ptr: *mut f32,
@@ -56,12 +57,14 @@ pub trait Simd: Copy {
     /// # Safety
     /// The ISA is available.
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-    /// The sum of the lanes of `v`.
+    /// The sum of the lanes of `v` (this default goes through memory; the x86 ISAs
+    /// override it with shuffles, 2× faster matrix-vector products at k ≤ 16).
     ///
     /// # Safety
     /// The ISA is available.
     #[inline(always)]
     unsafe fn sum(v: Self::V) -> f32 {
+        const { assert!(Self::LANES <= MAX_LANES) };
         let mut buf = [0.0f32; MAX_LANES];
         // SAFETY: the buffer holds the LANES floats `store` writes.
         unsafe { Self::store(buf.as_mut_ptr(), v) };
@@ -78,9 +81,11 @@ pub trait Simd: Copy {
     /// The first `lanes` (1..=LANES) floats at `p`, the other lanes zero.
     ///
     /// # Safety
-    /// The ISA is available; `p` is valid for reading `lanes` floats.
+    /// The ISA is available; `1 ≤ lanes ≤ LANES`; `p` is valid for reading `lanes` floats.
     #[inline(always)]
     unsafe fn load_first(p: *const f32, lanes: usize) -> Self::V {
+        const { assert!(Self::LANES <= MAX_LANES) };
+        debug_assert!((1..=Self::LANES).contains(&lanes));
         let mut buf = [0.0f32; MAX_LANES];
         // SAFETY: `lanes ≤ LANES ≤ MAX_LANES` floats are readable at `p` (caller) and fit
         // the buffer, which holds the LANES floats `load` reads.
@@ -93,9 +98,11 @@ pub trait Simd: Copy {
     /// not touched.
     ///
     /// # Safety
-    /// The ISA is available; `p` is valid for writing `lanes` floats.
+    /// The ISA is available; `1 ≤ lanes ≤ LANES`; `p` is valid for writing `lanes` floats.
     #[inline(always)]
     unsafe fn store_first(p: *mut f32, v: Self::V, lanes: usize) {
+        const { assert!(Self::LANES <= MAX_LANES) };
+        debug_assert!((1..=Self::LANES).contains(&lanes));
         let mut buf = [0.0f32; MAX_LANES];
         // SAFETY: the buffer holds the LANES floats `store` writes; `lanes` of them are
         // writable at `p` (caller).
@@ -151,6 +158,8 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
     dst: &[Dst],
     cols: usize,
 ) {
+    // Narrow tiles come in one to three vectors (every tile has two or three).
+    const { assert!(!S::MASKED_TAILS || NV <= 3) };
     debug_assert!(cols >= 1 && cols <= NV * S::LANES);
     debug_assert!(S::MASKED_TAILS || cols == NV * S::LANES);
     // The lanes of the last vector (all of them when `cols` is a whole number of vectors).

@@ -4,8 +4,9 @@
 //! Rooms: `driver.rs` holds the loop nest, `pack.rs` the packing, `microkernel.rs` the
 //! generic tile body, one file per ISA instantiates it, `blocking.rs` fits the block sizes
 //! to the caches, `scratch.rs` keeps the per-thread packing buffers, `parallel.rs` the
-//! thread policy, `vector.rs` the loops for products with one row or column of C. The fused entry [`fused`] also serves `mp` (Strassen with the operand
-//! additions done while packing and the C updates in the write-back).
+//! thread policy, `vector.rs` the loops for products with one row or column of C. The
+//! fused entry [`fused`] also serves `mp` (Strassen with the operand additions done while
+//! packing and the C updates in the write-back).
 
 mod avx2;
 mod avx512;
