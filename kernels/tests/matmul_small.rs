@@ -239,3 +239,28 @@ fn few_rows_against_a_large_b_match_naive_exactly() {
     let total = cases.len() * kernels.len();
     assert_eq!(check_all(&kernels, cases), total);
 }
+
+/// A whose rows are 4 KiB apart (k = 1024, row-major) against few B panels: `packed`
+/// reads it in place even with tiles as tall as L1 has ways (the 12-row AVX-512 tile),
+/// with an exact 4-row tail (40 rows) and a masked column tail (300 columns), on one and
+/// two threads.
+#[test]
+fn rows_4_kib_apart_against_few_panels_match_naive_exactly() {
+    let kernels = candidates();
+    let mut cases = Vec::new();
+    for (m, n) in [(40, 64), (60, 300)] {
+        for (par, accum) in [(Par::Seq, Accum::Replace), (Par::Rayon(2), Accum::Add)] {
+            cases.push(Case {
+                a: Lay::Row,
+                b: Lay::Row,
+                c: Lay::RowPad,
+                accum,
+                par,
+                seed: cases.len() as u64,
+                ..Case::new(m, n, 1024)
+            });
+        }
+    }
+    let total = cases.len() * kernels.len();
+    assert_eq!(check_all(&kernels, cases), total);
+}

@@ -216,7 +216,20 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
 /// column part packs all of A: 256×1024·1024 1.02×, 1024³ 1.02×, 1024×256·1024 1.09×). A row
 /// stride of 0 (a broadcast A) is refused for soundness: it would reach the microkernel as
 /// its "packed panel" signal and read past A.
-fn a_in_place(micro: &Micro, a: &[Term], rows: usize, k: usize, l1d_ways: usize) -> bool {
+///
+/// Rows 4 KiB apart are read in place by any tile when each A micro-panel meets at most
+/// [`A_4K_MAX_PANELS`] B panels (`b_panels`): packing A then costs more than the set
+/// conflicts. Zen 5 (12-row tiles, 12-way L1), one thread, in place ÷ packed, k = 1024, A
+/// 1024 rows: C 64 columns wide 1.16×, 128 1.13×, 256 1.07×, 512 1.05–1.08×; 64 and 256
+/// rows at 64 columns 1.17× and 1.16×; at 1024 columns 0.91–1.01× (so not there).
+fn a_in_place(
+    micro: &Micro,
+    a: &[Term],
+    rows: usize,
+    k: usize,
+    b_panels: usize,
+    l1d_ways: usize,
+) -> bool {
     let [a] = a else {
         return false;
     };
@@ -225,7 +238,7 @@ fn a_in_place(micro: &Micro, a: &[Term], rows: usize, k: usize, l1d_ways: usize)
         && a.ps == 1
         && k <= DIRECT_A_MAX_K
         && a.xs != 0
-        && (micro.mr < l1d_ways || !a.xs.is_multiple_of(1024))
+        && (micro.mr < l1d_ways || !a.xs.is_multiple_of(1024) || b_panels <= A_4K_MAX_PANELS)
         && (tail == 0 || micro.for_rows(tail).0 == tail)
 }
 
@@ -246,7 +259,14 @@ const SMALL_MAX: usize = 128 * 128 * 128;
 fn small_in_place(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
     p.m.saturating_mul(p.n).saturating_mul(p.k) <= SMALL_MAX
         && p.k <= kc_max
-        && a_in_place(micro, p.a, p.m, p.k, cache_sizes().l1d_ways)
+        && a_in_place(
+            micro,
+            p.a,
+            p.m,
+            p.k,
+            p.n.div_ceil(micro.nr),
+            cache_sizes().l1d_ways,
+        )
         && b_panels_in_place(micro, p.b, p.n)
         && matches!(p.c, [c] if c.cs == 1)
 }
@@ -467,16 +487,18 @@ unsafe fn run_column_parts(micro: Micro, blk: Blocking, p: Product<'_>, threads:
 /// Where tiles mask column tails and A is read in place, the narrow product stays as it
 /// is: transposed, A (then B) would be packed and C written through the edge path. Zen 5,
 /// one thread, `n = 10`, A row-major, as is ÷ transposed: 64×256·256×10 1.48×,
-/// 256×64·64×10 1.68×, 64×1000·1000×10 1.78×, 1024×128·128×10 1.43×. With A
-/// column-major (a weight gradient `Xᵀ·dY`, 256×64·64×10) or rows 4 KiB apart
-/// (64×1024·1024×10) A is packed either way and transposing measured 1.13–1.30× faster.
+/// 256×64·64×10 1.68×, 64×1000·1000×10 1.78×, 1024×128·128×10 1.43×; rows 4 KiB apart
+/// (read in place since they meet one B panel, `A_4K_MAX_PANELS`): 64×1024·1024×10
+/// 1.38×, 256×1024·1024×10 1.15×. With A column-major (a weight gradient `Xᵀ·dY`,
+/// 256×64·64×10) A is packed either way and transposing measured 1.30× faster.
 fn narrow(micro: &Micro, p: &Product<'_>, l1d_ways: usize) -> bool {
     let padded =
         |rows: usize, cols: usize| micro.padded_rows(rows) * cols.div_ceil(micro.nr) * micro.nr;
     p.n < micro.nr
         && p.c.iter().all(|d| d.cs == 1)
         && 4 * padded(p.n, p.m) <= 3 * padded(p.m, p.n)
-        && !(micro.column_tails() && a_in_place(micro, p.a, p.m, p.k, l1d_ways))
+        && !(micro.column_tails()
+            && a_in_place(micro, p.a, p.m, p.k, p.n.div_ceil(micro.nr), l1d_ways))
 }
 
 /// Largest `k·n` for which a row-major B is read in place rather than packed.
@@ -500,6 +522,10 @@ const DIRECT_B_SMALL: usize = 4 * 1024;
 /// panel lines all fall in one L1 set (32×1024·1024×1024 0.83×, 48×1024·1024×1024 0.67×,
 /// 32×768·768×3072 0.86×).
 const DIRECT_B_FEW_ROWS: usize = 32;
+
+/// Most B panels an A micro-panel with rows 4 KiB apart meets and is still read in place
+/// by a tile with as many rows as L1 has ways (see [`a_in_place`]).
+const A_4K_MAX_PANELS: usize = 16;
 
 /// Largest k for which a row-major A is read in place rather than packed.
 const DIRECT_A_MAX_K: usize = 1024;
@@ -542,7 +568,14 @@ unsafe fn macro_block(
         return;
     }
     let unit_cs = p.c.iter().all(|d| d.cs == 1);
-    let direct_a = a_in_place(&micro, p.a, rows.1 - rows.0, p.k, cache_sizes().l1d_ways);
+    let direct_a = a_in_place(
+        &micro,
+        p.a,
+        rows.1 - rows.0,
+        p.k,
+        panels.1 - panels.0,
+        cache_sizes().l1d_ways,
+    );
     // Even row blocks (whole MR panels) rather than full MC blocks and a sliver.
     let span = rows.1 - rows.0;
     let mc = span.div_ceil(span.div_ceil(mc)).div_ceil(mr) * mr;
@@ -768,29 +801,39 @@ mod tests {
                 coef: 1.0,
             }]
         };
-        assert!(a_in_place(&tile(6), &a(1024), 600, 512, 8));
-        assert!(!a_in_place(&tile(12), &a(1024), 600, 512, 8));
+        assert!(a_in_place(&tile(6), &a(1024), 600, 512, 32, 8));
+        assert!(!a_in_place(&tile(12), &a(1024), 600, 512, 32, 8));
         // The ways come from the host: 12 rows in a 12-way L1 (Zen 5) still share it with
         // the B stream; a 4-way L1 has no room for 6.
-        assert!(!a_in_place(&tile(12), &a(1024), 600, 512, 12));
-        assert!(!a_in_place(&tile(6), &a(1024), 600, 512, 4));
-        assert!(a_in_place(&tile(6), &a(1000), 600, 512, 4));
-        assert!(!a_in_place(&tile(8), &a(2048), 600, 512, 8));
-        assert!(a_in_place(&tile(12), &a(1000), 600, 512, 8));
+        assert!(!a_in_place(&tile(12), &a(1024), 600, 512, 32, 12));
+        // ... unless it meets few B panels: packing A would cost more than the conflicts.
+        assert!(a_in_place(&tile(12), &a(1024), 600, 512, 16, 12));
+        assert!(!a_in_place(&tile(12), &a(1024), 600, 512, 17, 12));
+        assert!(!a_in_place(&tile(6), &a(1024), 600, 512, 32, 4));
+        assert!(a_in_place(&tile(6), &a(1000), 600, 512, 32, 4));
+        assert!(!a_in_place(&tile(8), &a(2048), 600, 512, 32, 8));
+        assert!(a_in_place(&tile(12), &a(1000), 600, 512, 32, 8));
         // Never a broadcast A, a k above the in-place limit, or a row tail without its own
         // tile (these tiles have no partial ones).
-        assert!(!a_in_place(&tile(6), &a(0), 600, 512, 8));
-        assert!(!a_in_place(&tile(6), &a(1000), 600, DIRECT_A_MAX_K + 1, 8));
-        assert!(!a_in_place(&tile(6), &a(1000), 601, 512, 8));
+        assert!(!a_in_place(&tile(6), &a(0), 600, 512, 32, 8));
+        assert!(!a_in_place(
+            &tile(6),
+            &a(1000),
+            600,
+            DIRECT_A_MAX_K + 1,
+            32,
+            8
+        ));
+        assert!(!a_in_place(&tile(6), &a(1000), 601, 512, 32, 8));
         // With partial tiles, a tail is read in place only where one covers it exactly.
         let partial = Micro {
             partial: Box::leak(Box::new([(2, tile(6).run), (4, tile(6).run)])),
             ..tile(6)
         };
-        assert!(a_in_place(&partial, &a(1024), 602, 512, 8));
-        assert!(a_in_place(&partial, &a(1024), 604, 512, 8));
-        assert!(!a_in_place(&partial, &a(1024), 603, 512, 8));
-        assert!(!a_in_place(&partial, &a(1024), 605, 512, 8));
+        assert!(a_in_place(&partial, &a(1024), 602, 512, 32, 8));
+        assert!(a_in_place(&partial, &a(1024), 604, 512, 32, 8));
+        assert!(!a_in_place(&partial, &a(1024), 603, 512, 32, 8));
+        assert!(!a_in_place(&partial, &a(1024), 605, 512, 32, 8));
         assert_eq!(partial.padded_rows(603), 604);
         assert_eq!(partial.padded_rows(605), 606);
     }
@@ -876,11 +919,12 @@ mod tests {
             ..masked
         };
         let (b, c) = ([term(1, 10)], [dst(10)]);
-        // 60×k·k×10: A row-major (in place), column-major (packed), 4 KiB rows (packed).
+        // 60×k·k×10: A row-major (in place), column-major (packed), rows 4 KiB apart (in
+        // place: one B panel).
         for (a, k, as_is) in [
             (term(256, 1), 256, true),
             (term(1, 60), 256, false),
-            (term(1024, 1), 1024, false),
+            (term(1024, 1), 1024, true),
         ] {
             let a = [a];
             let p = Product {
@@ -891,7 +935,7 @@ mod tests {
                 b: &b,
                 c: &c,
             };
-            // A 12-way L1 (Zen 5): rows 4 KiB apart are not read in place by 12-row tiles.
+            // A 12-way L1 (Zen 5).
             let ways = 12;
             let (xs, ps) = (a[0].xs, a[0].ps);
             assert_eq!(narrow(&masked, &p, ways), !as_is, "A strides {xs} / {ps}");
