@@ -112,7 +112,7 @@ fn small_in_place_products_match_naive_exactly() {
 
 /// Widths that are not a multiple of any tile's (tails of one and two vectors on every ISA
 /// that masks them) through each path that reads B and writes C in place: the small
-/// in-place path (AVX-512: the 24-row cases; AVX2 also the 13-row ones), the general path with B in place (few row panels) and with B
+/// in-place path, the general path with B in place (few row panels) and with B
 /// packed (many), serial and on two threads (column halves), both `Accum` modes; plus
 /// narrow outputs whose A is read in place (kept untransposed where tails are masked).
 #[test]
