@@ -117,7 +117,6 @@ fn small_in_place_products_match_naive_exactly() {
 /// narrow outputs whose A is read in place (kept untransposed where tails are masked).
 #[test]
 fn column_tails_match_naive_exactly() {
-    let kernels = candidates();
     let mut cases = Vec::new();
     let shapes = [
         // Small in-place path (where a tile covers the row tail exactly).
@@ -135,22 +134,13 @@ fn column_tails_match_naive_exactly() {
             for (b, c) in [(Lay::Row, Lay::Row), (Lay::RowPad, Lay::RowPad)] {
                 for accum in [Accum::Replace, Accum::Add] {
                     for par in [Par::Seq, Par::Rayon(2)] {
-                        cases.push(Case {
-                            a: Lay::Row,
-                            b,
-                            c,
-                            accum,
-                            par,
-                            seed: cases.len() as u64,
-                            ..Case::new(m, n, k)
-                        });
+                        push(&mut cases, (m, n, k), (Lay::Row, b, c), accum, par);
                     }
                 }
             }
         }
     }
-    let total = cases.len() * kernels.len();
-    assert_eq!(check_all(&kernels, cases), total);
+    check_every(cases);
 }
 
 /// Products with one row or one column of C (matrix-vector products, which `packed` runs
@@ -160,31 +150,16 @@ fn column_tails_match_naive_exactly() {
 /// enough for two threads (split outputs), with a strided vector.
 #[test]
 fn matrix_vector_products_match_naive_exactly() {
-    let kernels = candidates();
     let mut cases = Vec::new();
     for len in [301, 1501] {
         for k in [37, 63, 100] {
             for (m, n) in [(1, len), (len, 1)] {
                 for a in Lay::ALL {
                     for b in Lay::ALL {
-                        let seed = cases.len() as u64;
-                        cases.push(Case {
-                            a,
-                            b,
-                            c: if seed.is_multiple_of(3) {
-                                Lay::RowPad
-                            } else {
-                                Lay::Row
-                            },
-                            accum: if seed.is_multiple_of(2) {
-                                Accum::Add
-                            } else {
-                                Accum::Replace
-                            },
-                            par: Par::Seq,
-                            seed,
-                            ..Case::new(m, n, k)
-                        });
+                        let i = cases.len();
+                        let c = if i % 3 == 0 { Lay::RowPad } else { Lay::Row };
+                        let accum = [Accum::Add, Accum::Replace][i % 2];
+                        push(&mut cases, (m, n, k), (a, b, c), accum, Par::Seq);
                     }
                 }
             }
@@ -200,20 +175,17 @@ fn matrix_vector_products_match_naive_exactly() {
                 (matrix, vector)
             };
             for accum in [Accum::Replace, Accum::Add] {
-                cases.push(Case {
-                    a,
-                    b,
-                    c: Lay::RowPad,
+                push(
+                    &mut cases,
+                    (m, n, 1024),
+                    (a, b, Lay::RowPad),
                     accum,
-                    par: Par::Rayon(2),
-                    seed: cases.len() as u64,
-                    ..Case::new(m, n, 1024)
-                });
+                    Par::Rayon(2),
+                );
             }
         }
     }
-    let total = cases.len() * kernels.len();
-    assert_eq!(check_all(&kernels, cases), total);
+    check_every(cases);
 }
 
 /// Few rows of A against a B too big for the general in-place rule (k·n above 512 Ki
@@ -221,46 +193,65 @@ fn matrix_vector_products_match_naive_exactly() {
 /// multiple of 4 KiB apart, and packs it otherwise (n = 1024).
 #[test]
 fn few_rows_against_a_large_b_match_naive_exactly() {
-    let kernels = candidates();
     let mut cases = Vec::new();
     for (m, n) in [(20, 700), (32, 1024)] {
         for (b, accum) in [(Lay::Row, Accum::Replace), (Lay::RowPad, Accum::Add)] {
-            cases.push(Case {
-                a: Lay::Row,
-                b,
-                c: Lay::RowPad,
+            push(
+                &mut cases,
+                (m, n, 800),
+                (Lay::Row, b, Lay::RowPad),
                 accum,
-                par: Par::Seq,
-                seed: cases.len() as u64,
-                ..Case::new(m, n, 800)
-            });
+                Par::Seq,
+            );
         }
     }
-    let total = cases.len() * kernels.len();
-    assert_eq!(check_all(&kernels, cases), total);
+    check_every(cases);
 }
 
 /// A whose rows are 4 KiB apart (k = 1024, row-major) against few B panels: `packed`
 /// reads it in place even with tiles as tall as L1 has ways (the 12-row AVX-512 tile),
-/// with an exact 4-row tail (40 rows) and a masked column tail (300 columns), on one and
-/// two threads.
+/// with a row tail (40 rows) and a masked column tail (300 columns), on one and two
+/// threads.
 #[test]
 fn rows_4_kib_apart_against_few_panels_match_naive_exactly() {
-    let kernels = candidates();
     let mut cases = Vec::new();
     for (m, n) in [(40, 64), (60, 300)] {
         for (par, accum) in [(Par::Seq, Accum::Replace), (Par::Rayon(2), Accum::Add)] {
-            cases.push(Case {
-                a: Lay::Row,
-                b: Lay::Row,
-                c: Lay::RowPad,
+            push(
+                &mut cases,
+                (m, n, 1024),
+                (Lay::Row, Lay::Row, Lay::RowPad),
                 accum,
                 par,
-                seed: cases.len() as u64,
-                ..Case::new(m, n, 1024)
-            });
+            );
         }
     }
+    check_every(cases);
+}
+
+/// Appends one case of small-integer data (exact results), seeded by its index.
+fn push(
+    cases: &mut Vec<Case>,
+    (m, n, k): (usize, usize, usize),
+    (a, b, c): (Lay, Lay, Lay),
+    accum: Accum,
+    par: Par,
+) {
+    let seed = cases.len() as u64;
+    cases.push(Case {
+        a,
+        b,
+        c,
+        accum,
+        par,
+        seed,
+        ..Case::new(m, n, k)
+    });
+}
+
+/// Checks every candidate kernel on `cases`; none may refuse one.
+fn check_every(cases: Vec<Case>) {
+    let kernels = candidates();
     let total = cases.len() * kernels.len();
     assert_eq!(check_all(&kernels, cases), total);
 }
