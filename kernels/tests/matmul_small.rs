@@ -190,11 +190,12 @@ fn matrix_vector_products_match_naive_exactly() {
 
 /// Few rows of A against a B too big for the general in-place rule (k·n above 512 Ki
 /// floats): `packed` reads B in place for up to 32 rows per thread unless its rows are a
-/// multiple of 4 KiB apart, and packs it otherwise (n = 1024).
+/// multiple of 4 KiB apart (n = 1024), and then only for one row panel (10 rows, with a
+/// masked column tail in the padded layout).
 #[test]
 fn few_rows_against_a_large_b_match_naive_exactly() {
     let mut cases = Vec::new();
-    for (m, n) in [(20, 700), (32, 1024)] {
+    for (m, n) in [(20, 700), (32, 1024), (10, 1024)] {
         for (b, accum) in [(Lay::Row, Accum::Replace), (Lay::RowPad, Accum::Add)] {
             push(
                 &mut cases,

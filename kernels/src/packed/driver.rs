@@ -126,7 +126,8 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     let direct_b = b_panels_in_place(&micro, p.b, n)
         && ((k * n <= DIRECT_B_MAX
             && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL))
-            || (rows_per_thread <= DIRECT_B_FEW_ROWS && !p.b[0].ps.is_multiple_of(1024)));
+            || (rows_per_thread <= DIRECT_B_FEW_ROWS
+                && (!p.b[0].ps.is_multiple_of(1024) || one_half_full_panel(rows_per_thread, mr))));
 
     // Loop 5: column blocks of C and B.
     for jc in (0..n).step_by(nc) {
@@ -501,6 +502,17 @@ fn narrow(micro: &Micro, p: &Product<'_>, l1d_ways: usize) -> bool {
             && a_in_place(micro, p.a, p.m, p.k, p.n.div_ceil(micro.nr), l1d_ways))
 }
 
+/// Whether `rows` fill one row panel of `mr` at least half: B with rows 4 KiB apart is then
+/// read in place too (see [`DIRECT_B_FEW_ROWS`]), since the one panel reads it once. Zen 5,
+/// one thread, alternating processes, in place ÷ packed, k = n = 1024 unless given:
+/// AVX-512 tile, 8 rows 1.10–1.14×, 10 rows 1.17×, 12 rows 1.68–1.82×, 12×1024·1024×2048
+/// 1.44–1.92×, 8×2048·2048×2048 1.80–1.95×, 8×1024·1024×4096 1.72–1.79×; AVX2 tile, 4 rows
+/// 1.32×, 6 rows 1.43×, 6×2048·2048×2048 1.62×. Thinner or taller: 4 rows 0.87–0.98×, 5
+/// rows 1.00×, 6 rows 1.05× (AVX-512); 12 rows on the 6-row AVX2 tile (two panels) 0.79×.
+fn one_half_full_panel(rows: usize, mr: usize) -> bool {
+    rows <= mr && 2 * rows > mr
+}
+
 /// Largest `k·n` for which a row-major B is read in place rather than packed.
 const DIRECT_B_MAX: usize = 512 * 1024;
 
@@ -512,7 +524,8 @@ const DIRECT_B_MAX_PANELS: usize = 16;
 const DIRECT_B_SMALL: usize = 4 * 1024;
 
 /// Rows per thread up to which B is read in place whatever its size, unless its rows are a
-/// multiple of 4 KiB apart: packing costs a pass over B that so few rows cannot repay.
+/// multiple of 4 KiB apart (then only for one row panel, [`one_half_full_panel`]): packing
+/// costs a pass over B that so few rows cannot repay.
 /// Zen 5, one thread, in place ÷ packed (alternating processes), AVX-512 tile:
 /// 8×1000·1000×1000 2.6×, 16×768·768×768 1.51×, 32×768·768×768 1.33×,
 /// 32×1000·1000×1000 1.38×, 32×1536·1536×1536 1.65×, 32×512·512×1536 1.31×,
@@ -772,6 +785,13 @@ mod tests {
             assert_eq!(parts[2].1, len);
             assert!(parts.windows(2).all(|w| w[0].1 == w[1].0));
         }
+    }
+
+    #[test]
+    fn b_with_4_kib_rows_is_read_in_place_by_one_half_full_row_panel() {
+        assert!(one_half_full_panel(7, 12) && one_half_full_panel(12, 12));
+        assert!(!one_half_full_panel(6, 12) && !one_half_full_panel(13, 12));
+        assert!(one_half_full_panel(4, 6) && !one_half_full_panel(3, 6));
     }
 
     #[test]
