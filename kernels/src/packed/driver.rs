@@ -20,7 +20,7 @@ use super::microkernel::{Dst, MAX_DST, Micro, TileFn};
 use super::pack::{Term, pack, pack_b};
 use super::parallel::{run_chunks, run_parts};
 use super::scratch::{Slot, with_buffer};
-use super::vector::Out;
+use super::vector::MatVec;
 
 /// One destination of C: element `(i, j)` at `ptr + i·rs + j·cs`, updated with `coef·AB`,
 /// overwritten (C never read) while `overwrite` holds, else accumulated.
@@ -317,26 +317,13 @@ unsafe fn run_small(micro: Micro, p: &Product<'_>) {
     }
 }
 
-/// A product with one row or one column of C, as one loop of `vector.rs`: outputs `len`,
-/// each `Σ_p x[p·xs]·M(j, p)` with M's element `(j, p)` at `m + j·ms + p` (`dot`) or
-/// `m + p·ms + j` (otherwise).
+/// A product with one row or one column of C, as one loop of `vector.rs`: dot products
+/// (`dot`) or summed rows.
 #[derive(Clone, Copy)]
 struct VectorProduct {
     dot: bool,
-    k: usize,
-    x: *const f32,
-    xs: usize,
-    m: *const f32,
-    ms: usize,
-    len: usize,
-    out: Out,
+    mv: MatVec,
 }
-
-// SAFETY: read-only pointers into A and B and the destination's pointer, shared while the
-// product's views are borrowed; threads write disjoint output ranges (`run_vector`).
-unsafe impl Send for VectorProduct {}
-// SAFETY: as above.
-unsafe impl Sync for VectorProduct {}
 
 /// `p` as a matrix-vector product, where C has one row or one column, each operand one
 /// term, C one destination, and the matrix operand is contiguous along k (one dot product
@@ -368,17 +355,19 @@ fn vector_form(p: &Product<'_>) -> Option<VectorProduct> {
     };
     Some(VectorProduct {
         dot,
-        k: p.k,
-        x,
-        xs,
-        m: mat,
-        ms: if dot { out_stride } else { k_stride },
-        len,
-        out: Out {
-            ptr: c.ptr,
-            stride: cs,
-            coef,
-            overwrite: c.overwrite,
+        mv: MatVec {
+            k: p.k,
+            x,
+            xs,
+            m: mat,
+            ms: if dot { out_stride } else { k_stride },
+            len,
+            out: Dst {
+                ptr: c.ptr,
+                rs: cs,
+                coef,
+                overwrite: c.overwrite,
+            },
         },
     })
 }
@@ -392,36 +381,48 @@ const VECTOR_PART_MIN: usize = 256;
 /// # Safety
 /// As [`run`], for the product `v` came from.
 unsafe fn run_vector(micro: Micro, v: VectorProduct, threads: usize) {
-    let parts = threads.min(v.len / VECTOR_PART_MIN).max(1);
-    let whole = &v;
+    let VectorProduct { dot, mv } = v;
+    let parts = threads.min(mv.len / VECTOR_PART_MIN).max(1);
+    // Borrow the product whole: its raw-pointer fields alone are not Sync, it is.
+    let whole = &mv;
     run_parts(parts, parts, |t| {
-        let v = whole;
-        let (j0, j1) = split(v.len, 64, parts, t);
+        let mv = whole;
+        let (j0, j1) = split(mv.len, 64, parts, t);
         if j0 >= j1 {
             return;
         }
-        let len = j1 - j0;
-        let out = Out {
-            ptr: v.out.ptr.wrapping_add(j0 * v.out.stride),
-            ..v.out
+        // This part's outputs j0..j1: rows j0.. of a dot product's matrix, columns j0.. of
+        // a summed-rows one.
+        let part = MatVec {
+            m: mv.m.wrapping_add(if dot { j0 * mv.ms } else { j0 }),
+            len: j1 - j0,
+            out: Dst {
+                ptr: mv.out.ptr.wrapping_add(j0 * mv.out.rs),
+                ..mv.out
+            },
+            ..*mv
         };
-        let m = v.m.wrapping_add(if v.dot { j0 * v.ms } else { j0 });
-        if !v.dot {
+        if !dot {
             // SAFETY: M has k rows of the outputs' columns, x k floats (caller); this part
             // owns outputs j0..j1.
-            unsafe { (micro.vector.axpys)(v.k, v.x, v.xs, m, v.ms, len, out) };
-        } else if v.xs == 1 {
+            unsafe { (micro.vector.axpys)(&part) };
+        } else if part.xs == 1 {
             // SAFETY: as above, M rows j0..j1 of k contiguous floats.
-            unsafe { (micro.vector.dots)(v.k, v.x, m, v.ms, len, out) };
+            unsafe { (micro.vector.dots)(&part) };
         } else {
             // The dot loop reads x contiguously: copy a strided x first.
-            with_buffer(Slot::B, v.k, |x| {
+            with_buffer(Slot::B, part.k, |x| {
                 for (p, e) in x.iter_mut().enumerate() {
                     // SAFETY: x holds k floats xs apart (caller).
-                    *e = unsafe { *v.x.add(p * v.xs) };
+                    *e = unsafe { *part.x.add(p * part.xs) };
                 }
+                let part = MatVec {
+                    x: x.as_ptr(),
+                    xs: 1,
+                    ..part
+                };
                 // SAFETY: as above, with x contiguous in the buffer.
-                unsafe { (micro.vector.dots)(v.k, x.as_ptr(), m, v.ms, len, out) };
+                unsafe { (micro.vector.dots)(&part) };
             });
         }
     });
@@ -997,7 +998,7 @@ mod tests {
                 b: &b,
                 c: &c,
             };
-            vector_form(&p).map(|v| (v.dot, v.ms, v.len))
+            vector_form(&p).map(|v| (v.dot, v.mv.ms, v.mv.len))
         };
         // One row of C: B row-major sums its rows, B column-major takes dot products.
         assert_eq!(form(1, 70, term(50, 1), term(1, 70)), Some((false, 70, 70)));

@@ -170,13 +170,13 @@ impl MatmulKernel for PackedKernel {
             Isa::Neon => 60e9,
             Isa::Scalar => 16e9,
         };
-        let rows_fill = p.m as f64 / micro.padded_rows(p.m).max(1) as f64;
-        let cols_fill = p.n as f64 / micro.padded_cols(p.n).max(1) as f64;
         let (compute, packed) = if p.m == 1 || p.n == 1 {
             // Matrix-vector loops (`vector.rs`): bound by reading the matrix once, about a
             // fifth of the tile rate (40–55 GFLOP/s at 256–1024 on Zen 5), nothing packed.
             (p.flops() / (peak * 0.2), 0.0)
         } else {
+            let rows_fill = p.m as f64 / micro.padded_rows(p.m).max(1) as f64;
+            let cols_fill = p.n as f64 / micro.padded_cols(p.n).max(1) as f64;
             let eff = rows_fill * cols_fill;
             // Packing: A once per NC block, B once; about 1 ns per packed float.
             let packed = (p.m * p.k * p.n.div_ceil(blk.nc) + p.k * p.n) as f64 * 1e-9 * 0.5;

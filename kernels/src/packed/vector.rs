@@ -9,7 +9,7 @@
 //! - [`axpys`]: rows of the matrix contiguous along the outputs: the output vector
 //!   accumulates `x[p]·row p` over k.
 
-use super::microkernel::Simd;
+use super::microkernel::{Dst, Simd};
 
 /// Outputs summed together in [`axpys`]: a 4 KiB buffer, well inside L1.
 const AXPY_BLOCK: usize = 1024;
@@ -20,108 +20,121 @@ const AXPY_ROWS: usize = 4;
 /// Rows of the matrix read together in [`dots`], sharing each load of `x`.
 const DOT_ROWS: usize = 4;
 
-/// Where the outputs go: output `j` at `ptr + j·stride`, set to `coef·value` when
-/// `overwrite` (never read), else incremented by it.
+/// A matrix-vector product: `len` outputs, output `j` getting `Σ_p x[p·xs]·M(j, p)` over
+/// `p < k`, with M's element `(j, p)` at `m + j·ms + p` for [`dots`] or `m + p·ms + j` for
+/// [`axpys`], written to `out` (output `j` at `out.ptr + j·out.rs`).
 #[derive(Clone, Copy, Debug)]
-pub struct Out {
-    pub ptr: *mut f32,
-    pub stride: usize,
-    pub coef: f32,
-    pub overwrite: bool,
+pub struct MatVec {
+    pub k: usize,
+    pub x: *const f32,
+    pub xs: usize,
+    pub m: *const f32,
+    pub ms: usize,
+    pub len: usize,
+    pub out: Dst,
 }
 
-impl Out {
-    /// Writes `value` (already summed) to output `j`.
-    ///
-    /// # Safety
-    /// Output `j` is writable (and readable unless `overwrite`).
-    #[inline(always)]
-    unsafe fn put(&self, j: usize, value: f32) {
-        // SAFETY: the caller's contract.
-        unsafe {
-            let y = self.ptr.add(j * self.stride);
-            *y = if self.overwrite {
-                self.coef * value
-            } else {
-                *y + self.coef * value
-            };
-        }
+// SAFETY: read-only pointers into the operands and the destination's pointer, shared
+// while the product's views are borrowed; threads write disjoint output ranges.
+unsafe impl Sync for MatVec {}
+
+/// Writes `value` (already summed) to output `j` of `out`, a tile destination one float
+/// wide: output `j` at `ptr + j·rs`, set to `coef·value` when `overwrite` (never read),
+/// else incremented by it.
+///
+/// # Safety
+/// Output `j` is writable (and readable unless `overwrite`).
+#[inline(always)]
+unsafe fn put(out: &Dst, j: usize, value: f32) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let y = out.ptr.add(j * out.rs);
+        *y = if out.overwrite {
+            out.coef * value
+        } else {
+            *y + out.coef * value
+        };
     }
 }
 
-/// Output `j < len` gets `Σ_p x[p]·M[j·ms + p]` over `p < k`: dot products of `len` rows
-/// of M (each `k` contiguous floats, `ms` apart) with the contiguous `x`.
-///
-/// Four rows at a time, two vectors of each, share every load of `x`: eight independent
-/// FMA chains, ten loads per eight FMAs.
+/// `v` as dot products of `len` rows of M (each `k` contiguous floats, `ms` apart) with
+/// the contiguous `x` (`xs = 1`): four rows at a time ([`dot_rows`]), the last few one by
+/// one.
 ///
 /// # Safety
-/// `S`'s ISA is available; `x` holds `k` floats, M `len` rows of `k` floats `ms` apart;
-/// the `len` outputs are writable, disjoint from M and `x`.
+/// `S`'s ISA is available; `x` holds `k` contiguous floats, M `len` rows of `k` floats `ms`
+/// apart; the `len` outputs are writable, disjoint from M and `x`.
 #[inline(always)]
-pub unsafe fn dots<S: Simd>(
-    k: usize,
-    x: *const f32,
-    m: *const f32,
-    ms: usize,
-    len: usize,
-    out: Out,
-) {
-    let l = S::LANES;
-    let whole = k / (2 * l) * (2 * l);
-    // SAFETY: every read below is at p < k of row j < len; writes go to outputs j < len.
+pub unsafe fn dots<S: Simd>(v: &MatVec) {
+    let &MatVec {
+        k,
+        x,
+        xs,
+        m,
+        ms,
+        len,
+        out,
+    } = v;
+    debug_assert_eq!(xs, 1);
+    // SAFETY: rows j < len of M and outputs j < len, as the caller guarantees.
     unsafe {
         let mut j = 0;
         while j + DOT_ROWS <= len {
-            let rows: [*const f32; DOT_ROWS] = std::array::from_fn(|r| m.add((j + r) * ms));
-            let mut acc = [[S::zero(); 2]; DOT_ROWS];
-            let mut p = 0;
-            while p < whole {
-                let xv = [S::load(x.add(p)), S::load(x.add(p + l))];
-                for (r, row) in rows.iter().enumerate() {
-                    for (v, &xv) in xv.iter().enumerate() {
-                        acc[r][v] = S::fma(S::load(row.add(p + v * l)), xv, acc[r][v]);
-                    }
-                }
-                p += 2 * l;
-            }
-            while p < k {
-                let lanes = (k - p).min(l);
-                let xv = S::load_first(x.add(p), lanes);
-                for (r, row) in rows.iter().enumerate() {
-                    acc[r][0] = S::fma(S::load_first(row.add(p), lanes), xv, acc[r][0]);
-                }
-                p += lanes;
-            }
-            for (r, [a0, a1]) in acc.into_iter().enumerate() {
-                out.put(j + r, S::sum(S::add(a0, a1)));
+            let sums = dot_rows::<S, DOT_ROWS>(k, x, std::array::from_fn(|r| m.add((j + r) * ms)));
+            for (r, s) in sums.into_iter().enumerate() {
+                put(&out, j + r, s);
             }
             j += DOT_ROWS;
         }
         while j < len {
-            let row = m.add(j * ms);
-            let mut acc = [S::zero(); 2];
-            let mut p = 0;
-            while p < whole {
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = S::fma(S::load(row.add(p + v * l)), S::load(x.add(p + v * l)), *a);
-                }
-                p += 2 * l;
-            }
-            while p < k {
-                let lanes = (k - p).min(l);
-                let prod = S::load_first(row.add(p), lanes);
-                acc[0] = S::fma(prod, S::load_first(x.add(p), lanes), acc[0]);
-                p += lanes;
-            }
-            out.put(j, S::sum(S::add(acc[0], acc[1])));
+            let [s] = dot_rows::<S, 1>(k, x, [m.add(j * ms)]);
+            put(&out, j, s);
             j += 1;
         }
     }
 }
 
-/// Output `j < len` gets `Σ_p x[p·xs]·M[p·ms + j]` over `p < k`: `x[p]` times row `p` of M
-/// (each `len` contiguous floats, `ms` apart), summed over k.
+/// The dot products of `R` rows (each `k` contiguous floats) with the contiguous `x`: two
+/// vectors of each row per step share each load of `x` (for four rows, eight independent
+/// FMA chains and ten loads per eight FMAs); a partial last vector is masked.
+///
+/// # Safety
+/// `S`'s ISA is available; `x` and every row hold `k` floats.
+#[inline(always)]
+unsafe fn dot_rows<S: Simd, const R: usize>(
+    k: usize,
+    x: *const f32,
+    rows: [*const f32; R],
+) -> [f32; R] {
+    let l = S::LANES;
+    let whole = k / (2 * l) * (2 * l);
+    // SAFETY: every read is at p < k of `x` or a row.
+    unsafe {
+        let mut acc = [[S::zero(); 2]; R];
+        let mut p = 0;
+        while p < whole {
+            let xv = [S::load(x.add(p)), S::load(x.add(p + l))];
+            for (row, a) in rows.iter().zip(acc.iter_mut()) {
+                for (v, &xv) in xv.iter().enumerate() {
+                    a[v] = S::fma(S::load(row.add(p + v * l)), xv, a[v]);
+                }
+            }
+            p += 2 * l;
+        }
+        while p < k {
+            let lanes = (k - p).min(l);
+            let xv = S::load_first(x.add(p), lanes);
+            for (row, a) in rows.iter().zip(acc.iter_mut()) {
+                a[0] = S::fma(S::load_first(row.add(p), lanes), xv, a[0]);
+            }
+            p += lanes;
+        }
+        acc.map(|[a0, a1]| S::sum(S::add(a0, a1)))
+    }
+}
+
+/// `v` as `x[p]` times row `p` of M (each `len` contiguous floats, `ms` apart), summed over
+/// k.
 ///
 /// Outputs go in blocks of [`AXPY_BLOCK`] summed in an L1-resident buffer; four rows of M
 /// at a time update it, so each buffer load and store serves four FMAs while the rows
@@ -133,16 +146,18 @@ pub unsafe fn dots<S: Simd>(
 /// `S`'s ISA is available; `x` holds `k` floats `xs` apart, M `k` rows of `len` floats
 /// `ms` apart; the `len` outputs are writable, disjoint from M and `x`.
 #[inline(always)]
-pub unsafe fn axpys<S: Simd>(
-    k: usize,
-    x: *const f32,
-    xs: usize,
-    m: *const f32,
-    ms: usize,
-    len: usize,
-    out: Out,
-) {
+pub unsafe fn axpys<S: Simd>(v: &MatVec) {
+    let &MatVec {
+        k,
+        x,
+        xs,
+        m,
+        ms,
+        len,
+        out,
+    } = v;
     let l = S::LANES;
+    // Starts zeroed; later blocks zero what they use.
     let mut sums = [0.0f32; AXPY_BLOCK];
     // SAFETY: reads at p < k of columns < len (the last vector of a block masked to its
     // columns); the buffer holds AXPY_BLOCK floats; writes to outputs < len.
@@ -153,8 +168,10 @@ pub unsafe fn axpys<S: Simd>(
             let vectors = cols.div_ceil(l);
             let last = cols - (vectors - 1) * l;
             let acc = sums.as_mut_ptr();
-            for v in 0..vectors {
-                S::store(acc.add(v * l), S::zero());
+            if j0 > 0 {
+                for v in 0..vectors {
+                    S::store(acc.add(v * l), S::zero());
+                }
             }
             let row = |p: usize, v: usize| {
                 let at = m.add(p * ms + j0 + v * l);
@@ -187,19 +204,18 @@ pub unsafe fn axpys<S: Simd>(
                 p += 1;
             }
             for (c, &s) in sums[..cols].iter().enumerate() {
-                out.put(j0 + c, s);
+                put(&out, j0 + c, s);
             }
             j0 += cols;
         }
     }
 }
 
-/// A matrix-vector entry point compiled for one ISA: `dots` (`k, x, M, ms, len, out`) and
-/// `axpys` (`k, x, xs, M, ms, len, out`), as the generic functions above.
+/// The matrix-vector loops compiled for one ISA ([`dots`] and [`axpys`]).
 #[derive(Clone, Copy, Debug)]
 pub struct VectorFns {
-    pub dots: unsafe fn(usize, *const f32, *const f32, usize, usize, Out),
-    pub axpys: unsafe fn(usize, *const f32, usize, *const f32, usize, usize, Out),
+    pub dots: unsafe fn(&MatVec),
+    pub axpys: unsafe fn(&MatVec),
 }
 
 /// Defines `VECTOR`, this ISA's [`VectorFns`], its entries carrying the attributes given
@@ -207,31 +223,16 @@ pub struct VectorFns {
 macro_rules! vector_entries {
     ($(#[$attr:meta])* $simd:ty) => {
         $(#[$attr])*
-        unsafe fn dots_entry(
-            k: usize,
-            x: *const f32,
-            m: *const f32,
-            ms: usize,
-            len: usize,
-            out: $crate::packed::vector::Out,
-        ) {
+        unsafe fn dots_entry(v: &$crate::packed::vector::MatVec) {
             // SAFETY: compiled for this ISA, which the caller detected; the operand
             // contract is the caller's.
-            unsafe { $crate::packed::vector::dots::<$simd>(k, x, m, ms, len, out) }
+            unsafe { $crate::packed::vector::dots::<$simd>(v) }
         }
 
         $(#[$attr])*
-        unsafe fn axpys_entry(
-            k: usize,
-            x: *const f32,
-            xs: usize,
-            m: *const f32,
-            ms: usize,
-            len: usize,
-            out: $crate::packed::vector::Out,
-        ) {
+        unsafe fn axpys_entry(v: &$crate::packed::vector::MatVec) {
             // SAFETY: as `dots_entry`.
-            unsafe { $crate::packed::vector::axpys::<$simd>(k, x, xs, m, ms, len, out) }
+            unsafe { $crate::packed::vector::axpys::<$simd>(v) }
         }
 
         /// This ISA's matrix-vector loops.
