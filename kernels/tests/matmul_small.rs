@@ -230,6 +230,31 @@ fn rows_4_kib_apart_against_few_panels_match_naive_exactly() {
     check_every(cases);
 }
 
+/// B too big to be read in place by every row panel, packed instead by the tiles of each
+/// thread's first row panel as they read it in place: rows 4 KiB apart (n = 1024), two k
+/// slabs (k = 1100), a masked column tail (600 columns), a last row panel of one row
+/// (13 rows), and two threads that split the columns.
+#[test]
+fn b_packed_by_the_first_row_panel_matches_naive_exactly() {
+    let mut cases = Vec::new();
+    for (m, n, k, b) in [
+        (100, 1024, 1100, Lay::Row),
+        (13, 1024, 900, Lay::Row),
+        (40, 600, 2000, Lay::Row),
+    ] {
+        for (par, accum) in [(Par::Seq, Accum::Replace), (Par::Rayon(2), Accum::Add)] {
+            push(
+                &mut cases,
+                (m, n, k),
+                (Lay::Row, b, Lay::RowPad),
+                accum,
+                par,
+            );
+        }
+    }
+    check_every(cases);
+}
+
 /// Appends one case of small-integer data (exact results), seeded by its index.
 fn push(
     cases: &mut Vec<Case>,

@@ -110,6 +110,7 @@ pub fn micro() -> Micro {
         mr: MR,
         nr: NV * 8,
         run: run_rows::<MR>,
+        run_packing_b,
         simd_pack: super::transpose::available(),
         partial: PARTIAL,
         col_step: col_step::<Avx2>(NV),

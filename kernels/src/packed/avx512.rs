@@ -107,6 +107,7 @@ pub fn micro() -> Micro {
         mr: MR,
         nr: NV * 16,
         run: run_rows::<MR>,
+        run_packing_b,
         simd_pack: super::transpose::available(),
         partial: PARTIAL,
         col_step: col_step::<Avx512>(NV),

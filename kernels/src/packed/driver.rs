@@ -3,7 +3,8 @@
 //!
 //! Loops, outermost first (BLIS numbering):
 //! 5. `jc`: NC-wide column blocks of B and C (1024 columns, in whole NR panels);
-//! 4. `pc`: KC-deep slabs of k; pack B[pc, jc] into NR-column panels (shared by threads);
+//! 4. `pc`: KC-deep slabs of k; pack B[pc, jc] into NR-column panels (shared by threads),
+//!    or leave them to loop 1 of each thread's first row panel (`fills_b`);
 //! 3. `ic`: MC-tall row blocks of A (per thread); pack A[ic, pc] into MR-row panels;
 //! 2. `ir`: MR-tall micro-panels of packed A (one stays resident through loop 1: in L1, or
 //!    in L2 with the deep slabs of `SlabRule::APanel`);
@@ -123,6 +124,8 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     // 64 1.18×, 96 1.07×, 128 1.07×, 64×784·784×256 1.15×, 4096×64·64×64 1.02×; 256³
     // 1.00×; 384³ 0.96×, 512³ 0.95×, 256×784·784×512 0.95×.
     let rows_per_thread = m.div_ceil(tm);
+    let unit_cs = p.c.iter().all(|d| d.cs == 1);
+    let fill_b = fills_b(&micro, &p, tm, unit_cs);
     let direct_b = b_panels_in_place(&micro, p.b, n)
         && ((k * n <= DIRECT_B_MAX
             && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL))
@@ -153,6 +156,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                     ptr: t.ptr,
                     panel_step: nr,
                     bs: t.ps,
+                    fill: None,
                 };
                 let work = |t: usize| {
                     let (ti, tj) = (t / tn, t % tn);
@@ -170,30 +174,42 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                 continue;
             }
             with_buffer(Slot::B, b_panels * nr * kc, |bp| {
-                // Pack B[pc.., jc..] as NR panels; split across threads by panel groups.
-                let per = b_panels.div_ceil(tm * tn).max(1);
-                let pack_group = |g: usize, chunk: &mut [f32]| {
-                    let x0 = g * per * nr;
-                    let len = (per * nr).min(nc_cur - x0);
-                    let terms: [Term; MAX_DST] = std::array::from_fn(|i| {
-                        let t = b_terms.get(i).copied().unwrap_or(b_terms[0]);
-                        t.at(x0, 0)
-                    });
-                    // SAFETY: `chunk` holds the group's panels; terms cover len×kc.
-                    unsafe { pack_b(chunk, &terms[..b_terms.len()], nr, len, kc, micro.simd_pack) };
-                };
-                run_chunks(tm * tn, bp, per * nr * kc, pack_group);
+                if !fill_b {
+                    // Pack B[pc.., jc..] as NR panels; split across threads by panel groups.
+                    let per = b_panels.div_ceil(tm * tn).max(1);
+                    let pack_group = |g: usize, chunk: &mut [f32]| {
+                        let x0 = g * per * nr;
+                        let len = (per * nr).min(nc_cur - x0);
+                        let terms: [Term; MAX_DST] = std::array::from_fn(|i| {
+                            let t = b_terms.get(i).copied().unwrap_or(b_terms[0]);
+                            t.at(x0, 0)
+                        });
+                        // SAFETY: `chunk` holds the group's panels; terms cover len×kc.
+                        unsafe {
+                            pack_b(chunk, &terms[..b_terms.len()], nr, len, kc, micro.simd_pack)
+                        };
+                    };
+                    run_chunks(tm * tn, bp, per * nr * kc, pack_group);
+                }
+                let packed = bp.as_mut_ptr();
                 let src = BSrc {
-                    ptr: bp.as_ptr(),
+                    ptr: packed,
                     panel_step: nr * kc,
                     bs: nr,
+                    fill: fill_b.then_some(BFill {
+                        ptr: b_terms[0].ptr,
+                        bs: b_terms[0].ps,
+                        packed,
+                    }),
                 };
                 let work = |t: usize| {
                     let (ti, tj) = (t / tn, t % tn);
                     let rows = split(m, mr, tm, ti);
                     let panels = split(b_panels, 1, tn, tj);
                     // SAFETY: threads own disjoint tiles of C (rows × panels); the packed
-                    // B is read-only here; terms are valid by the caller's contract.
+                    // B is read-only here, or written panel by panel by the one thread
+                    // that owns the panel (`fill_b`); terms are valid by the caller's
+                    // contract.
                     unsafe {
                         macro_block(micro, mc, &p, src, rows, panels, jc, nc_cur, pc, kc, slab)
                     };
@@ -552,9 +568,45 @@ struct BSrc {
     ptr: *const f32,
     panel_step: usize,
     bs: usize,
+    /// Set where the packed panels are not written yet: the first row panel's tiles read
+    /// B here in place and write the panels at `ptr` (see [`fills_b`]).
+    fill: Option<BFill>,
 }
 
-// SAFETY: read-only pointer into the packed buffer or B, shared while they are borrowed.
+/// B of the current block in place (row-major, `NR`-column panel `q` at `ptr + q·NR`,
+/// rows `bs` apart), read by the tiles that write the packed panels at `packed`.
+#[derive(Clone, Copy)]
+struct BFill {
+    ptr: *const f32,
+    bs: usize,
+    packed: *mut f32,
+}
+
+/// Whether B is packed by the tiles of each thread's first row panel as they read it in
+/// place ([`Micro::run_packing_b`]) instead of in a pass of its own before them: one plain
+/// row-major B term (read in place as NR panels, see [`b_panels_in_place`]), row-major C,
+/// threads that split columns only (`tm = 1`: each thread packs and reads its own panels,
+/// so no thread waits on another's packing), and a first row panel that is a full tile.
+/// Packing is a pass over memory; fused into the tiles it is two vector stores per k step
+/// beside 24 FMAs, and the panels are hot in L2 when the next row panel reads them.
+///
+/// Measured on Zen 5, one thread, fused ÷ a packing pass, alternating in one process
+/// (m×k·k×n): 24×2048·2048×4096 1.23×, 48×4096·4096×4096 1.20×, 36×1024·1024×1024 1.19×,
+/// 64×1024·1024×1024 1.08×, 100×1000·1000×1000 1.09×, 200×500·500×2000 1.06×,
+/// 128×2048·2048×2048 1.05×, 256³ 1.03×; 256×1024·1024×1024, 512×1024·1024×1024, 1024³,
+/// 2048³ and many rows against a small B (1000×100·100×1000, 4096×256·256×256)
+/// 0.98–1.01×; two threads 512³–2048³ 0.99–1.02×. Against the build before it
+/// (`kernel_cputime`, three runs each), k = n = 1024: 13 rows 91 → 111–115 GFLOP/s, 16 rows
+/// 109–113 → 140–144, 32 rows 154–165 → 177–183. The first row panel reads B at B's own
+/// row stride (4 KiB and more in the big shapes), which is why those gain nothing: what
+/// the pass cost, that panel's slower reads now cost.
+fn fills_b(micro: &Micro, p: &Product<'_>, tm: usize, unit_cs: bool) -> bool {
+    tm == 1 && unit_cs && p.m >= micro.mr && b_panels_in_place(micro, p.b, p.n)
+}
+
+// SAFETY: pointers into B (only read) and the packed buffer (read, or written panel by
+// panel by the one thread that owns the panel, see `fills_b`), shared while they are
+// borrowed.
 unsafe impl Send for BSrc {}
 // SAFETY: as above.
 unsafe impl Sync for BSrc {}
@@ -582,6 +634,7 @@ unsafe fn macro_block(
         return;
     }
     let unit_cs = p.c.iter().all(|d| d.cs == 1);
+    debug_assert!(src.fill.is_none() || (unit_cs && rows.1 - rows.0 >= mr));
     let direct_a = a_in_place(
         &micro,
         p.a,
@@ -610,6 +663,8 @@ unsafe fn macro_block(
             // Loop 2: MR micro-panels of packed A (each stays resident through loop 1).
             for (r, i0) in (0..mc_cur).step_by(mr).enumerate() {
                 let rows_here = mr.min(mc_cur - i0);
+                // The thread's first row panel packs B as it reads it (`fills_b`).
+                let fill = src.fill.filter(|_| ic == rows.0 && r == 0);
                 // In place: row i0 of this block, rows `xs` apart; packed: panel r.
                 let (a_panel, ars) = if direct_a {
                     (terms[0].at(i0, 0).ptr, terms[0].xs)
@@ -644,8 +699,16 @@ unsafe fn macro_block(
                                     overwrite: c.overwrite && slab == 0,
                                 };
                             }
-                            tile_fn(kc, a_panel, ars, b_panel, src.bs, &d[..p.c.len()], cols);
+                            let d = &d[..p.c.len()];
+                            if let Some(f) = fill {
+                                let from = f.ptr.wrapping_add(j0);
+                                let to = f.packed.wrapping_add(q * src.panel_step);
+                                (micro.run_packing_b)(kc, a_panel, ars, from, f.bs, d, cols, to);
+                            } else {
+                                tile_fn(kc, a_panel, ars, b_panel, src.bs, d, cols);
+                            }
                         } else {
+                            debug_assert!(fill.is_none(), "fills_b admits fast tiles only");
                             edge_tile(
                                 micro,
                                 tile_fn,

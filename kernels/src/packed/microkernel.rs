@@ -158,6 +158,71 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
     dst: &[Dst],
     cols: usize,
 ) {
+    // SAFETY: as this function's contract, for the vectors each variant touches.
+    unsafe { by_width::<S, MR, NV, AS, false>(kc, a, ars, b, bs, dst, cols, PackB::NONE) }
+}
+
+/// [`tile_rows`] for a full tile that reads B in place and also writes what it read to a
+/// packed B panel (`kc` groups of NR = NV·LANES floats at `packed`; only the first `cols`
+/// of each group), so the tiles of the next row panels read the packed copy: B is packed
+/// as a by-product of the first row panel's tiles instead of in a pass of its own.
+///
+/// # Safety
+/// As [`tile_rows`] with `MR = AS`; `packed` is valid for writing `kc` groups of NR floats
+/// and disjoint from A, B and the destinations.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub unsafe fn tile_packing_b<S: Simd, const MR: usize, const NV: usize>(
+    kc: usize,
+    a: *const f32,
+    ars: usize,
+    b: *const f32,
+    bs: usize,
+    dst: &[Dst],
+    cols: usize,
+    packed: *mut f32,
+) {
+    let pack = PackB {
+        ptr: packed,
+        stride: NV * S::LANES,
+    };
+    // SAFETY: as this function's contract.
+    unsafe { by_width::<S, MR, NV, MR, true>(kc, a, ars, b, bs, dst, cols, pack) }
+}
+
+/// Where a tile copies the B steps it reads (`PACK` tiles only): step `p` at
+/// `ptr + p·stride`.
+#[derive(Clone, Copy)]
+struct PackB {
+    ptr: *mut f32,
+    stride: usize,
+}
+
+impl PackB {
+    /// No copy (tiles with `PACK = false` never read it).
+    const NONE: PackB = PackB {
+        ptr: std::ptr::null_mut(),
+        stride: 0,
+    };
+}
+
+/// Dispatches a tile `cols` wide to the variant with as many vectors as it needs (see
+/// [`tile_rows`]).
+///
+/// # Safety
+/// As [`tile_rows`] (and [`tile_packing_b`] when `PACK`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn by_width<S: Simd, const MR: usize, const NV: usize, const AS: usize, const PACK: bool>(
+    kc: usize,
+    a: *const f32,
+    ars: usize,
+    b: *const f32,
+    bs: usize,
+    dst: &[Dst],
+    cols: usize,
+    pack: PackB,
+) {
     // Narrow tiles come in one to three vectors (every tile has two or three).
     const { assert!(!S::MASKED_TAILS || NV <= 3) };
     debug_assert!(cols >= 1 && cols <= NV * S::LANES);
@@ -167,24 +232,33 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
     // SAFETY: as this function's contract, for the vectors each variant touches.
     unsafe {
         if !S::MASKED_TAILS || cols >= NV * S::LANES {
-            tile::<S, MR, NV, AS, false>(kc, a, ars, b, bs, dst, S::LANES);
+            tile::<S, MR, NV, AS, false, PACK>(kc, a, ars, b, bs, dst, S::LANES, pack);
         } else if cols <= S::LANES {
-            tile::<S, MR, 1, AS, true>(kc, a, ars, b, bs, dst, last);
+            tile::<S, MR, 1, AS, true, PACK>(kc, a, ars, b, bs, dst, last, pack);
         } else if NV > 2 && cols > 2 * S::LANES {
-            tile::<S, MR, 3, AS, true>(kc, a, ars, b, bs, dst, last);
+            tile::<S, MR, 3, AS, true, PACK>(kc, a, ars, b, bs, dst, last, pack);
         } else {
-            tile::<S, MR, 2, AS, true>(kc, a, ars, b, bs, dst, last);
+            tile::<S, MR, 2, AS, true, PACK>(kc, a, ars, b, bs, dst, last, pack);
         }
     }
 }
 
 /// [`tile_rows`] for `NV` vectors, the last of them masked to its first `last` lanes when
-/// `TAIL`.
+/// `TAIL`, copying B's steps to `pack` when `PACK`.
 ///
 /// # Safety
-/// As [`tile_rows`], for `NV` vectors (the last with `last` lanes when `TAIL`).
+/// As [`tile_rows`], for `NV` vectors (the last with `last` lanes when `TAIL`), and
+/// [`tile_packing_b`] when `PACK`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const AS: usize, const TAIL: bool>(
+unsafe fn tile<
+    S: Simd,
+    const MR: usize,
+    const NV: usize,
+    const AS: usize,
+    const TAIL: bool,
+    const PACK: bool,
+>(
     kc: usize,
     a: *const f32,
     ars: usize,
@@ -192,6 +266,7 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const AS: usize, const
     bs: usize,
     dst: &[Dst],
     last: usize,
+    pack: PackB,
 ) {
     let nr = NV * S::LANES;
     // Lanes of vector `v`: all but the last vector's when `TAIL`.
@@ -212,9 +287,9 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const AS: usize, const
             }
         }
         if ars == 0 {
-            k_loop::<S, MR, NV, false, TAIL>(&mut acc, kc, a, 0, AS, b, bs, last);
+            k_loop::<S, MR, NV, false, TAIL, PACK>(&mut acc, kc, a, 0, AS, b, bs, last, pack);
         } else {
-            k_loop::<S, MR, NV, true, TAIL>(&mut acc, kc, a, ars, 1, b, bs, last);
+            k_loop::<S, MR, NV, true, TAIL, PACK>(&mut acc, kc, a, ars, 1, b, bs, last, pack);
         }
         for d in dst {
             let coef = S::splat(d.coef);
@@ -242,10 +317,10 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const AS: usize, const
 
 /// The k loop of a tile: accumulates `kc` rank-1 updates into `acc`. A rows are `ars`
 /// apart when `DIRECT` (else 1), A steps `aks` apart; B steps `bs` apart, the last vector
-/// read as its first `last` lanes when `TAIL`.
+/// read as its first `last` lanes when `TAIL`, and copied to `pack` when `PACK`.
 ///
 /// # Safety
-/// As [`tile_rows`].
+/// As [`tile`].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn k_loop<
@@ -254,6 +329,7 @@ unsafe fn k_loop<
     const NV: usize,
     const DIRECT: bool,
     const TAIL: bool,
+    const PACK: bool,
 >(
     acc: &mut [[S::V; NV]; MR],
     kc: usize,
@@ -263,9 +339,12 @@ unsafe fn k_loop<
     mut b: *const f32,
     bs: usize,
     last: usize,
+    pack: PackB,
 ) {
-    // SAFETY: reads stay inside A's rows / panel and B's k steps (`p < kc`), as the
-    // caller guarantees; prefetch addresses need not be valid.
+    let mut packed = pack.ptr;
+    // SAFETY: reads stay inside A's rows / panel and B's k steps (`p < kc`), and copies
+    // inside the packed panel, as the caller guarantees; prefetch addresses need not be
+    // valid.
     unsafe {
         for _ in 0..kc {
             let mut bv = [S::zero(); NV];
@@ -275,6 +354,17 @@ unsafe fn k_loop<
                 } else {
                     S::load(b.add(v * S::LANES))
                 };
+            }
+            if PACK {
+                for (v, &x) in bv.iter().enumerate() {
+                    let to = packed.add(v * S::LANES);
+                    if TAIL && v == NV - 1 {
+                        S::store_first(to, x, last);
+                    } else {
+                        S::store(to, x);
+                    }
+                }
+                packed = packed.add(pack.stride);
             }
             for v in 0..NV {
                 S::prefetch(b.wrapping_add(PREFETCH_STEPS * bs + v * S::LANES));
@@ -296,12 +386,19 @@ unsafe fn k_loop<
 /// stride, destinations, columns)`; see [`tile_rows`].
 pub type TileFn = unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst], usize);
 
+/// The full tile that also packs the B panel it reads in place: a [`TileFn`]'s arguments
+/// and the packed panel to write; see [`tile_packing_b`].
+pub type PackingTileFn =
+    unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst], usize, *mut f32);
+
 /// Defines one ISA's tile entry points, so each ISA file states only what differs (vector
 /// type, target features, tile shape, which partial tiles it has):
 /// - `run_rows::<R>`: [`tile_rows`] for the first `R` of the `$mr` rows, compiled with
 ///   `$features` (`run_rows::<$mr>` is the full tile);
 /// - `PARTIAL`: the entries for the last, partial row panel, as `(rows, entry)` shortest
-///   first (see [`Micro::partial`]).
+///   first (see [`Micro::partial`]);
+/// - `run_packing_b`: the full tile packing the B panel it reads (see
+///   [`Micro::run_packing_b`]).
 macro_rules! tile_entries {
     ($simd:ty, $features:literal, rows $mr:ident, vectors $nv:ident, partial [$($r:literal),*]) => {
         /// The tile for the first `R` rows of this ISA's tile (the last, partial row
@@ -328,6 +425,28 @@ macro_rules! tile_entries {
         /// Tiles for the last, partial row panel, shortest first.
         const PARTIAL: &[(usize, $crate::packed::microkernel::TileFn)] =
             &[$(($r, run_rows::<$r>)),*];
+
+        /// The full tile, reading B in place and packing it as it goes.
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = $features)]
+        unsafe fn run_packing_b(
+            kc: usize,
+            a: *const f32,
+            ars: usize,
+            b: *const f32,
+            bs: usize,
+            dst: &[$crate::packed::microkernel::Dst],
+            cols: usize,
+            packed: *mut f32,
+        ) {
+            // SAFETY: the target features are enabled here; the panel and destination
+            // contract is the caller's.
+            unsafe {
+                $crate::packed::microkernel::tile_packing_b::<$simd, $mr, $nv>(
+                    kc, a, ars, b, bs, dst, cols, packed,
+                )
+            }
+        }
     };
 }
 pub(crate) use tile_entries;
@@ -339,6 +458,9 @@ pub struct Micro {
     pub nr: usize,
     /// Runs the tile; reached only after the ISA was detected on this host.
     pub run: TileFn,
+    /// Runs the full tile reading B in place and writing it to a packed panel, for the
+    /// first row panel of a block (see `driver::fill_b`).
+    pub run_packing_b: PackingTileFn,
     /// Packing may use the AVX transposing packer (set only where AVX was detected).
     pub simd_pack: bool,
     /// Shorter tiles `(rows, entry)` over the same MR-stride A panels, fewest rows first,

@@ -72,6 +72,7 @@ pub fn micro() -> Micro {
         mr: MR,
         nr: NV * 4,
         run: run_rows::<MR>,
+        run_packing_b,
         simd_pack: false,
         partial: PARTIAL,
         col_step: col_step::<Neon>(NV),

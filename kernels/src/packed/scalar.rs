@@ -1,7 +1,7 @@
 //! Portable microkernel: 4×16 tile over 8-float arrays, which the compiler vectorises with
 //! whatever the baseline target offers (SSE2 on x86_64).
 
-use super::microkernel::{Dst, Micro, Simd, col_step, tile_rows};
+use super::microkernel::{Dst, Micro, Simd, col_step, tile_packing_b, tile_rows};
 use super::vector::vector_entries;
 
 /// Plain arrays of 8 f32.
@@ -60,6 +60,21 @@ unsafe fn run_tile(
     unsafe { tile_rows::<Portable, MR, NV, MR>(kc, a, ars, b, bs, dst, cols) }
 }
 
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_packing_b(
+    kc: usize,
+    a: *const f32,
+    ars: usize,
+    b: *const f32,
+    bs: usize,
+    dst: &[Dst],
+    cols: usize,
+    packed: *mut f32,
+) {
+    // SAFETY: no ISA requirement; the panel and destination contract is the caller's.
+    unsafe { tile_packing_b::<Portable, MR, NV>(kc, a, ars, b, bs, dst, cols, packed) }
+}
+
 vector_entries!(Portable);
 
 /// The portable microkernel; runs on every host.
@@ -68,6 +83,7 @@ pub fn micro() -> Micro {
         mr: MR,
         nr: NV * 8,
         run: run_tile,
+        run_packing_b,
         simd_pack: false,
         partial: &[],
         col_step: col_step::<Portable>(NV),
