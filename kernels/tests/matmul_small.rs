@@ -255,6 +255,25 @@ fn b_packed_by_the_first_row_panel_matches_naive_exactly() {
     check_every(cases);
 }
 
+/// Two to eight rows of C computed as summed rows of B (each pass over B serving up to
+/// four rows): B's rows 4 KiB apart (n = 1024) or any stride for two rows, a masked
+/// column tail (300 columns), k with a remainder after the four-row steps, A column-major,
+/// accumulation, and two threads splitting the columns.
+#[test]
+fn few_rows_as_summed_rows_match_naive_exactly() {
+    let mut cases = Vec::new();
+    for (m, n, k) in [(2, 300, 33), (3, 1024, 257), (5, 1024, 300), (8, 1024, 256)] {
+        for (a, c, accum, par) in [
+            (Lay::Row, Lay::RowPad, Accum::Replace, Par::Seq),
+            (Lay::ColT, Lay::Row, Accum::Add, Par::Rayon(2)),
+            (Lay::ColT, Lay::RowPad, Accum::Add, Par::Seq),
+        ] {
+            push(&mut cases, (m, n, k), (a, Lay::Row, c), accum, par);
+        }
+    }
+    check_every(cases);
+}
+
 /// Appends one case of small-integer data (exact results), seeded by its index.
 fn push(
     cases: &mut Vec<Case>,

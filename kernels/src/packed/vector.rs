@@ -7,7 +7,8 @@
 //! it is contiguous, with enough independent accumulators to keep loads in flight.
 //! - [`dots`]: rows of the matrix contiguous along k: one dot product per output.
 //! - [`axpys`]: rows of the matrix contiguous along the outputs: the output vector
-//!   accumulates `x[p]·row p` over k.
+//!   accumulates `x[p]·row p` over k. It also serves a few rows of C at once (several
+//!   vectors `x` sharing each pass over the matrix; see `driver::summed_rows`).
 
 use super::microkernel::{Dst, Simd};
 
@@ -20,9 +21,17 @@ const AXPY_ROWS: usize = 4;
 /// Rows of the matrix read together in [`dots`], sharing each load of `x`.
 const DOT_ROWS: usize = 4;
 
+/// Vectors `x` summed-rows products of one matrix share in one pass over it (see
+/// [`axpys`]).
+const AXPY_VECTORS: usize = 4;
+
 /// A matrix-vector product: `len` outputs, output `j` getting `Σ_p x[p·xs]·M(j, p)` over
 /// `p < k`, with M's element `(j, p)` at `m + j·ms + p` for [`dots`] or `m + p·ms + j` for
 /// [`axpys`], written to `out` (output `j` at `out.ptr + j·out.rs`).
+///
+/// [`axpys`] computes `count` such products of the same M at once (a few rows of A times
+/// B): vector `i` at `x + i·x_next`, its outputs at `out.ptr + i·out_next`. [`dots`] takes
+/// one (`count = 1`).
 #[derive(Clone, Copy, Debug)]
 pub struct MatVec {
     pub k: usize,
@@ -32,6 +41,9 @@ pub struct MatVec {
     pub ms: usize,
     pub len: usize,
     pub out: Dst,
+    pub count: usize,
+    pub x_next: usize,
+    pub out_next: usize,
 }
 
 // SAFETY: read-only pointers into the operands and the destination's pointer, shared
@@ -74,8 +86,10 @@ pub unsafe fn dots<S: Simd>(v: &MatVec) {
         ms,
         len,
         out,
+        ..
     } = v;
     debug_assert_eq!(xs, 1);
+    debug_assert_eq!(v.count, 1);
     // SAFETY: rows j < len of M and outputs j < len, as the caller guarantees.
     unsafe {
         let mut j = 0;
@@ -134,19 +148,51 @@ unsafe fn dot_rows<S: Simd, const R: usize>(
 }
 
 /// `v` as `x[p]` times row `p` of M (each `len` contiguous floats, `ms` apart), summed over
-/// k.
-///
-/// Outputs go in blocks of [`AXPY_BLOCK`] summed in an L1-resident buffer; four rows of M
-/// at a time update it, so each buffer load and store serves four FMAs while the rows
-/// stream contiguously. (Blocks of a few vectors summed in registers over all of k
-/// instead read M down its columns, a new page every row once rows are 4 KiB long:
-/// 1.5–1.8× slower than faer's loop at 1×1024·1024×1024 and 1×4096·4096×4096.)
+/// k, for each of the `count` vectors `x`: up to [`AXPY_VECTORS`] of them per pass over M
+/// ([`axpy_rows`]).
 ///
 /// # Safety
-/// `S`'s ISA is available; `x` holds `k` floats `xs` apart, M `k` rows of `len` floats
-/// `ms` apart; the `len` outputs are writable, disjoint from M and `x`.
+/// `S`'s ISA is available; each `x` holds `k` floats `xs` apart, M `k` rows of `len`
+/// floats `ms` apart; the `count × len` outputs are writable, disjoint from M and the `x`.
 #[inline(always)]
 pub unsafe fn axpys<S: Simd>(v: &MatVec) {
+    let mut i = 0;
+    while i < v.count {
+        let group = MatVec {
+            x: v.x.wrapping_add(i * v.x_next),
+            out: Dst {
+                ptr: v.out.ptr.wrapping_add(i * v.out_next),
+                ..v.out
+            },
+            count: (v.count - i).min(AXPY_VECTORS),
+            ..*v
+        };
+        // SAFETY: the caller's contract, for vectors i.. of it.
+        unsafe {
+            match group.count {
+                1 => axpy_rows::<S, 1>(&group),
+                2 => axpy_rows::<S, 2>(&group),
+                3 => axpy_rows::<S, 3>(&group),
+                _ => axpy_rows::<S, AXPY_VECTORS>(&group),
+            }
+        }
+        i += group.count;
+    }
+}
+
+/// [`axpys`] for the first `R` vectors of `v`, in one pass over M.
+///
+/// Outputs go in blocks of [`AXPY_BLOCK`] per vector, summed in an L1-resident buffer;
+/// four rows of M at a time update it, so each buffer load and store serves four FMAs
+/// while the rows stream contiguously, and each load of M serves `R` vectors. (Blocks of
+/// a few vectors summed in registers over all of k instead read M down its columns, a
+/// new page every row once rows are 4 KiB long: 1.5–1.8× slower than faer's loop at
+/// 1×1024·1024×1024 and 1×4096·4096×4096.)
+///
+/// # Safety
+/// As [`axpys`], for `R ≤ v.count` vectors.
+#[inline(always)]
+unsafe fn axpy_rows<S: Simd, const R: usize>(v: &MatVec) {
     let &MatVec {
         k,
         x,
@@ -155,22 +201,29 @@ pub unsafe fn axpys<S: Simd>(v: &MatVec) {
         ms,
         len,
         out,
+        x_next,
+        out_next,
+        ..
     } = v;
+    debug_assert!(R <= v.count);
     let l = S::LANES;
     // Starts zeroed; later blocks zero what they use.
-    let mut sums = [0.0f32; AXPY_BLOCK];
+    let mut sums = [[0.0f32; AXPY_BLOCK]; R];
     // SAFETY: reads at p < k of columns < len (the last vector of a block masked to its
-    // columns); the buffer holds AXPY_BLOCK floats; writes to outputs < len.
+    // columns) and of vectors i < R; the buffer holds R×AXPY_BLOCK floats; writes to
+    // outputs < len of vectors i < R.
     unsafe {
         let mut j0 = 0;
         while j0 < len {
             let cols = (len - j0).min(AXPY_BLOCK);
             let vectors = cols.div_ceil(l);
             let last = cols - (vectors - 1) * l;
-            let acc = sums.as_mut_ptr();
+            let acc: [*mut f32; R] = std::array::from_fn(|i| sums[i].as_mut_ptr());
             if j0 > 0 {
-                for v in 0..vectors {
-                    S::store(acc.add(v * l), S::zero());
+                for a in acc {
+                    for v in 0..vectors {
+                        S::store(a.add(v * l), S::zero());
+                    }
                 }
             }
             let row = |p: usize, v: usize| {
@@ -181,30 +234,41 @@ pub unsafe fn axpys<S: Simd>(v: &MatVec) {
                     S::load(at)
                 }
             };
+            let xv = |i: usize, p: usize| S::splat(*x.add(i * x_next + p * xs));
             let mut p = 0;
             while p + AXPY_ROWS <= k {
-                let xp: [S::V; AXPY_ROWS] = std::array::from_fn(|r| S::splat(*x.add((p + r) * xs)));
+                let xp: [[S::V; AXPY_ROWS]; R] =
+                    std::array::from_fn(|i| std::array::from_fn(|r| xv(i, p + r)));
                 for v in 0..vectors {
-                    let mut a = S::load(acc.add(v * l));
-                    for (r, &xr) in xp.iter().enumerate() {
-                        a = S::fma(xr, row(p + r, v), a);
+                    let rows: [S::V; AXPY_ROWS] = std::array::from_fn(|r| row(p + r, v));
+                    for (a, xi) in acc.iter().zip(&xp) {
+                        let mut s = S::load(a.add(v * l));
+                        for (&xr, &mr) in xi.iter().zip(&rows) {
+                            s = S::fma(xr, mr, s);
+                        }
+                        S::store(a.add(v * l), s);
                     }
-                    S::store(acc.add(v * l), a);
                 }
                 p += AXPY_ROWS;
             }
             while p < k {
-                let xp = S::splat(*x.add(p * xs));
+                let xp: [S::V; R] = std::array::from_fn(|i| xv(i, p));
                 for v in 0..vectors {
-                    S::store(
-                        acc.add(v * l),
-                        S::fma(xp, row(p, v), S::load(acc.add(v * l))),
-                    );
+                    let mr = row(p, v);
+                    for (a, &xi) in acc.iter().zip(&xp) {
+                        S::store(a.add(v * l), S::fma(xi, mr, S::load(a.add(v * l))));
+                    }
                 }
                 p += 1;
             }
-            for (c, &s) in sums[..cols].iter().enumerate() {
-                put(&out, j0 + c, s);
+            for (i, block) in sums.iter().enumerate() {
+                let dst = Dst {
+                    ptr: out.ptr.add(i * out_next),
+                    ..out
+                };
+                for (c, &s) in block[..cols].iter().enumerate() {
+                    put(&dst, j0 + c, s);
+                }
             }
             j0 += cols;
         }
