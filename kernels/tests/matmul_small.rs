@@ -233,7 +233,10 @@ fn rows_4_kib_apart_against_few_panels_match_naive_exactly() {
 /// B too big to be read in place by every row panel, packed instead by the tiles of each
 /// thread's first row panel as they read it in place: rows 4 KiB apart (n = 1024), two k
 /// slabs (k = 1100), a masked column tail (600 columns), a last row panel of one row
-/// (13 rows), and two threads that split the columns.
+/// (13 rows), two threads that split the columns, several column blocks (n > 1024, A
+/// row- or column-major), and thread grids that share B's panels (three and eight
+/// threads). Also where the fused packing must not run: fewer rows than a tile (5), a C
+/// whose columns are not contiguous.
 #[test]
 fn b_packed_by_the_first_row_panel_matches_naive_exactly() {
     let mut cases = Vec::new();
@@ -252,13 +255,46 @@ fn b_packed_by_the_first_row_panel_matches_naive_exactly() {
             );
         }
     }
+    for (m, n, k, par) in [
+        (24, 1024, 1100, Par::Rayon(8)),
+        (13, 600, 2000, Par::Rayon(3)),
+    ] {
+        push(
+            &mut cases,
+            (m, n, k),
+            (Lay::Row, Lay::Row, Lay::Row),
+            Accum::Add,
+            par,
+        );
+    }
+    for (m, n, k) in [(40, 2100, 600), (13, 2048, 1100)] {
+        for (a, accum) in [(Lay::Row, Accum::Replace), (Lay::ColT, Accum::Add)] {
+            push(
+                &mut cases,
+                (m, n, k),
+                (a, Lay::Row, Lay::Row),
+                accum,
+                Par::Seq,
+            );
+        }
+    }
+    for (m, n, k, c) in [(5, 4096, 200, Lay::Row), (40, 1024, 1100, Lay::Strided)] {
+        push(
+            &mut cases,
+            (m, n, k),
+            (Lay::Row, Lay::Row, c),
+            Accum::Add,
+            Par::Seq,
+        );
+    }
     check_every(cases);
 }
 
 /// Two to eight rows of C computed as summed rows of B (each pass over B serving up to
-/// four rows): B's rows 4 KiB apart (n = 1024) or any stride for two rows, a masked
-/// column tail (300 columns), k with a remainder after the four-row steps, A column-major,
-/// accumulation, and two threads splitting the columns.
+/// four rows): B's rows 4 KiB apart (n = 1024, 2048) or any stride for two rows, a masked
+/// column tail (300, 1500 columns), outputs past the first 1024-column summing block, k
+/// with a remainder after the four-row steps, A and C with strides other than 1 on either
+/// side, accumulation, and two or three threads splitting the columns.
 #[test]
 fn few_rows_as_summed_rows_match_naive_exactly() {
     let mut cases = Vec::new();
@@ -267,6 +303,15 @@ fn few_rows_as_summed_rows_match_naive_exactly() {
             (Lay::Row, Lay::RowPad, Accum::Replace, Par::Seq),
             (Lay::ColT, Lay::Row, Accum::Add, Par::Rayon(2)),
             (Lay::ColT, Lay::RowPad, Accum::Add, Par::Seq),
+        ] {
+            push(&mut cases, (m, n, k), (a, Lay::Row, c), accum, par);
+        }
+    }
+    for (m, n, k) in [(2, 1500, 40), (6, 2048, 300), (7, 1024, 259)] {
+        for (a, c, accum, par) in [
+            (Lay::Strided, Lay::Strided, Accum::Add, Par::Seq),
+            (Lay::Row, Lay::Row, Accum::Replace, Par::Rayon(3)),
+            (Lay::ColPad, Lay::RowPad, Accum::Add, Par::Seq),
         ] {
             push(&mut cases, (m, n, k), (a, Lay::Row, c), accum, par);
         }

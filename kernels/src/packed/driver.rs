@@ -208,7 +208,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                     let panels = split(b_panels, 1, tn, tj);
                     // SAFETY: threads own disjoint tiles of C (rows × panels); the packed
                     // B is read-only here, or written panel by panel by the one thread
-                    // that owns the panel (`fill_b`); terms are valid by the caller's
+                    // that owns the panel (`fills_b`); terms are valid by the caller's
                     // contract.
                     unsafe {
                         macro_block(micro, mc, &p, src, rows, panels, jc, nc_cur, pc, kc, slab)
@@ -343,7 +343,8 @@ struct VectorProduct {
 
 /// `p` as a matrix-vector product, where C has one row or one column, each operand one
 /// term, C one destination, and the matrix operand is contiguous along k (one dot product
-/// per output) or along the outputs (`x[p]`-weighted rows summed); `None` otherwise.
+/// per output) or along the outputs (`x[p]`-weighted rows summed); or as summed rows for
+/// two to eight rows of C ([`summed_rows`]); `None` otherwise.
 ///
 /// Against the tiles, which compute at least a vector's width of outputs and several rows
 /// and reach one or two accumulator chains here (Zen 5, one thread, same process): see
@@ -421,7 +422,7 @@ const SUMMED_ROWS_MAX: usize = 8;
 const SUMMED_ROWS_MIN: usize = 256;
 
 /// Whether a product with `m` (2 to [`SUMMED_ROWS_MAX`]) rows of C runs as summed rows of
-/// B (`vector.rs`, `axpys`, each pass over B serving four rows of C) rather than as
+/// B (`vector.rs`, `axpys`, each pass over B serving up to four rows of C) rather than as
 /// tiles: B row-major, at least [`SUMMED_ROWS_MIN`] columns, and either at most two rows
 /// or B's rows a multiple of 4 KiB apart with k at least [`SUMMED_ROWS_MIN`]. Tiles read
 /// B down its columns, which at such strides map to a few L1 sets and a new page every
@@ -640,13 +641,22 @@ struct BFill {
     packed: *mut f32,
 }
 
+/// Most row panels per thread for which B is packed by the first row panel's tiles
+/// ([`fills_b`]).
+const FILL_B_MAX_PANELS: usize = 10;
+
 /// Whether B is packed by the tiles of each thread's first row panel as they read it in
 /// place ([`Micro::run_packing_b`]) instead of in a pass of its own before them: one plain
 /// row-major B term (read in place as NR panels, see [`b_panels_in_place`]), row-major C,
 /// threads that split columns only (`tm = 1`: each thread packs and reads its own panels,
-/// so no thread waits on another's packing), and a first row panel that is a full tile.
-/// Packing is a pass over memory; fused into the tiles it is two vector stores per k step
-/// beside 24 FMAs, and the panels are hot in L2 when the next row panel reads them.
+/// so no thread waits on another's packing; it is also what makes the writes sound:
+/// with tm > 1, threads sharing a B panel would write it at once), and a first row panel
+/// that is a full tile (the fused entry is the full tile only), and at most
+/// [`FILL_B_MAX_PANELS`] row panels per thread. Packing is a pass over memory; fused into
+/// the tiles it is two vector stores per k step beside 24 FMAs, and the panels are hot in
+/// L2 when the next row panel reads them. With few row panels the pass is a large share of
+/// the product; with many, the first panel's slow reads (below) cost as much as the pass
+/// saved, or more on AVX2.
 ///
 /// Measured on Zen 5, one thread, fused ÷ a packing pass, alternating in one process
 /// (m×k·k×n): 24×2048·2048×4096 1.23×, 48×4096·4096×4096 1.20×, 36×1024·1024×1024 1.19×,
@@ -657,9 +667,20 @@ struct BFill {
 /// (`kernel_cputime`, three runs each), k = n = 1024: 13 rows 91 → 111–115 GFLOP/s, 16 rows
 /// 109–113 → 140–144, 32 rows 154–165 → 177–183. The first row panel reads B at B's own
 /// row stride (4 KiB and more in the big shapes), which is why those gain nothing: what
-/// the pass cost, that panel's slower reads now cost.
+/// the pass cost, that panel's slower reads now cost. The AVX2 6×16 tile (one B line per k
+/// step, half the FMAs per step to hide the reads behind) on the same host: 16 and 32
+/// rows 1.06–1.07×, 256³ 1.05×, 24×2048·2048×4096 1.02×, 100×1000·1000×1000 and
+/// 200×500·500×2000 1.00×, but 64×1024·1024×1024 0.96×, 256×1024·1024×1024 0.97×,
+/// 256×784·784×1024 0.94×, 512×1024·1024×1024 0.97×, 1024³ 0.98×, 256×1000·1000×1000
+/// 0.97×; hence the limit of 10 row panels (AVX-512 up to 120 rows, AVX2 up to 60), which
+/// leaves the pass to the neutral-to-slower shapes of both and gives up AVX-512's 1.03–1.06×
+/// at 128–256 rows.
 fn fills_b(micro: &Micro, p: &Product<'_>, tm: usize, unit_cs: bool) -> bool {
-    tm == 1 && unit_cs && p.m >= micro.mr && b_panels_in_place(micro, p.b, p.n)
+    tm == 1
+        && unit_cs
+        && p.m >= micro.mr
+        && p.m.div_ceil(micro.mr) <= FILL_B_MAX_PANELS
+        && b_panels_in_place(micro, p.b, p.n)
 }
 
 // SAFETY: pointers into B (only read) and the packed buffer (read, or written panel by
@@ -736,7 +757,11 @@ unsafe fn macro_block(
                     let b_panel = src.ptr.wrapping_add(q * src.panel_step);
                     let (ci, cj) = (ic + i0, jc + j0);
                     // SAFETY: the panels hold kc steps of mr / `cols` floats; destinations
-                    // are inside C (ci < m, cj < n) and owned by this thread.
+                    // are inside C (ci < m, cj < n) and owned by this thread. Where the
+                    // tile packs B (`fill`), B in place holds kc rows of `cols` floats at
+                    // `f.ptr + j0`, `f.bs` apart (the B term covers kc×nc_cur), and packed
+                    // panel q, inside the buffer and disjoint from A, B and C, belongs to
+                    // this thread alone (`fills_b` requires tm = 1).
                     unsafe {
                         let (tile_rows, tile_fn) = micro.for_rows(rows_here);
                         // In place, a taller tile would read past A's last row.
@@ -1104,6 +1129,65 @@ mod tests {
             coef: 1.0,
             overwrite: true,
         }
+    }
+
+    #[test]
+    fn summed_rows_take_rows_of_a_as_vectors_and_rows_of_c_as_their_outputs() {
+        let (a, b) = ([term(300, 1)], [term(1, 1024)]);
+        let c = [CDst { cs: 2, ..dst(3000) }];
+        let p = Product {
+            m: 5,
+            n: 1024,
+            k: 300,
+            a: &a,
+            b: &b,
+            c: &c,
+        };
+        let v = vector_form(&p).expect("five rows against 4 KiB B rows are summed rows");
+        assert!(!v.dot);
+        let mv = v.mv;
+        assert_eq!((mv.count, mv.x_next, mv.xs), (5, 300, 1));
+        assert_eq!((mv.ms, mv.len, mv.k), (1024, 1024, 300));
+        assert_eq!((mv.out.rs, mv.out_next), (2, 3000));
+    }
+
+    #[test]
+    fn b_is_packed_by_the_tiles_only_for_split_columns_and_few_row_panels() {
+        let micro = Micro {
+            mr: 12,
+            nr: 32,
+            col_step: 16,
+            partial: &[],
+            ..crate::packed::PackedKernel::new().plan().0
+        };
+        let (a, b, c) = ([term(1024, 1)], [term(1, 1024)], [dst(1024)]);
+        let p = |m| Product {
+            m,
+            n: 1024,
+            k: 1024,
+            a: &a,
+            b: &b,
+            c: &c,
+        };
+        assert!(fills_b(&micro, &p(12), 1, true));
+        assert!(fills_b(&micro, &p(120), 1, true));
+        // Eleven row panels; a first panel shorter than a tile; threads sharing panels;
+        // a C whose columns are not contiguous.
+        assert!(!fills_b(&micro, &p(121), 1, true));
+        assert!(!fills_b(&micro, &p(11), 1, true));
+        assert!(!fills_b(&micro, &p(64), 2, true));
+        assert!(!fills_b(&micro, &p(64), 1, false));
+        // A column-major B is not read in place.
+        let b_cols = [term(1024, 1)];
+        assert!(!fills_b(
+            &micro,
+            &Product {
+                b: &b_cols,
+                ..p(64)
+            },
+            1,
+            true
+        ));
     }
 
     #[test]

@@ -270,7 +270,7 @@ unsafe fn tile<
 ) {
     let nr = NV * S::LANES;
     // SAFETY: reads stay inside the packed panels (`p < kc`), writes inside
-    // the destination tiles, as the caller guarantees.
+    // the destination tiles and, when `PACK`, the packed B panel, as the caller guarantees.
     unsafe {
         let mut acc = [[S::zero(); NV]; MR];
         // Prefetch every line of each accumulated destination tile now, so the write-back
@@ -499,7 +499,7 @@ pub struct Micro {
     /// Runs the tile; reached only after the ISA was detected on this host.
     pub run: TileFn,
     /// Runs the full tile reading B in place and writing it to a packed panel, for the
-    /// first row panel of a block (see `driver::fill_b`).
+    /// first row panel of a block (see `driver::fills_b`).
     pub run_packing_b: PackingTileFn,
     /// Packing may use the AVX transposing packer (set only where AVX was detected).
     pub simd_pack: bool,

@@ -4,7 +4,8 @@
 //! Rooms: `driver.rs` holds the loop nest, `pack.rs` the packing, `microkernel.rs` the
 //! generic tile body, one file per ISA instantiates it, `blocking.rs` fits the block sizes
 //! to the caches, `scratch.rs` keeps the per-thread packing buffers, `parallel.rs` the
-//! thread policy, `vector.rs` the loops for products with one row or column of C. The
+//! thread policy, `vector.rs` the loops for products with one row or column of C (or a
+//! few rows). The
 //! fused entry [`fused`] also serves `mp` (Strassen with the operand additions done while
 //! packing and the C updates in the write-back).
 

@@ -1,4 +1,5 @@
-//! Matrix-vector products (C with one row or one column): two SIMD loops instead of tiles.
+//! Matrix-vector products (C with one row or one column, or a few rows sharing the matrix):
+//! two SIMD loops instead of tiles.
 //!
 //! A tile computes at least a vector's width of columns and several rows (12×16 on
 //! AVX-512), so a product with one row or column of C would be mostly padding, with one or
@@ -12,7 +13,8 @@
 
 use super::microkernel::{Dst, Simd};
 
-/// Outputs summed together in [`axpys`]: a 4 KiB buffer, well inside L1.
+/// Outputs summed together in [`axpys`] per vector: a 4 KiB buffer each, up to 16 KiB for
+/// the four vectors of one pass, inside a 32 KiB or larger L1.
 const AXPY_BLOCK: usize = 1024;
 
 /// Rows of the matrix added to [`axpys`]'s buffer per load and store of it.
@@ -153,7 +155,8 @@ unsafe fn dot_rows<S: Simd, const R: usize>(
 ///
 /// # Safety
 /// `S`'s ISA is available; each `x` holds `k` floats `xs` apart, M `k` rows of `len`
-/// floats `ms` apart; the `count × len` outputs are writable, disjoint from M and the `x`.
+/// floats `ms` apart; the `count × len` outputs are writable, disjoint from each other, M
+/// and the `x`.
 #[inline(always)]
 pub unsafe fn axpys<S: Simd>(v: &MatVec) {
     let mut i = 0;
