@@ -422,8 +422,8 @@ const SUMMED_ROWS_MAX: usize = 8;
 const SUMMED_ROWS_MIN: usize = 256;
 
 /// Whether a product with `m` (2 to [`SUMMED_ROWS_MAX`]) rows of C runs as summed rows of
-/// B (`vector.rs`, `axpys`, each pass over B serving up to four rows of C) rather than as
-/// tiles: B row-major, at least [`SUMMED_ROWS_MIN`] columns, and either at most two rows
+/// B (`vector.rs`, `axpys`: one pass over B serves up to seven rows of C, eight take two)
+/// rather than as tiles: B row-major, at least [`SUMMED_ROWS_MIN`] columns, and either at most two rows
 /// or B's rows a multiple of 4 KiB apart with k at least [`SUMMED_ROWS_MIN`]. Tiles read
 /// B down its columns, which at such strides map to a few L1 sets and a new page every
 /// step, so B is packed first, a pass over all of B for a few rows of work; summed rows
@@ -439,7 +439,8 @@ const SUMMED_ROWS_MIN: usize = 256;
 /// 8×2048·2048×2048 0.96×. Left to tiles: 2×64·64×64 0.56×, 2×1024·1024×32 0.52×,
 /// 2×128·128×128 1.02×, 8×64·64×1024 0.77×; other strides 4×1000·1000×1000 0.81×,
 /// 4×256·256×256 0.90×, 6×512·512×512 0.88×, 8×512·512×512 0.79×, 8×256·256×256 0.59×
-/// (but 3×512·512×512 1.27×).
+/// (but 3×512·512×512 1.27×). These were measured with passes of four rows; five to seven
+/// rows in one pass gained 1.10–1.44× more (see `AXPY_ONE_PASS` in `vector.rs`).
 fn summed_rows(m: usize, n: usize, k: usize, b: &Term) -> bool {
     (2..=SUMMED_ROWS_MAX).contains(&m)
         && n >= SUMMED_ROWS_MIN

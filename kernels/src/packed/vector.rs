@@ -13,8 +13,9 @@
 
 use super::microkernel::{Dst, Simd};
 
-/// Outputs summed together in [`axpys`] per vector: a 4 KiB buffer each, up to 16 KiB for
-/// the four vectors of one pass, inside a 32 KiB or larger L1.
+/// Outputs summed together in [`axpys`] per vector: a 4 KiB buffer each, up to 28 KiB for
+/// the seven vectors of one pass, inside the 48 KiB L1 of the Zen 5 measured (unmeasured
+/// on a 32 KiB L1, where it leaves less room for the matrix rows streaming past).
 const AXPY_BLOCK: usize = 1024;
 
 /// Rows of the matrix added to [`axpys`]'s buffer per load and store of it.
@@ -23,9 +24,20 @@ const AXPY_ROWS: usize = 4;
 /// Rows of the matrix read together in [`dots`], sharing each load of `x`.
 const DOT_ROWS: usize = 4;
 
-/// Vectors `x` summed-rows products of one matrix share in one pass over it (see
-/// [`axpys`]).
+/// Vectors `x` summed-rows products of one matrix share in one pass over it when there
+/// are more than [`AXPY_ONE_PASS`] (see [`axpys`]).
 const AXPY_VECTORS: usize = 4;
+
+/// Most vectors `x` served by one pass over the matrix.
+///
+/// Five to seven vectors in one pass ÷ a pass of four and a second pass, Zen 5, one
+/// thread, alternating in one process (m×k·k×n): AVX-512 5×1024·1024×1024 1.38–1.44×,
+/// 6×1024·1024×1024 1.24–1.25×, 6×2048·2048×2048 1.25–1.36×, 7×1024·1024×4096
+/// 1.10–1.28×; the AVX2 path 0.95–1.37× on the same shapes. Eight in one pass was mixed
+/// (8×1024·1024×1024 0.89–0.97×, 8×256·256×4096 0.90–1.03×, 8×2048·2048×2048
+/// 1.18–1.32×): its 32 broadcast `x` values no longer fit in registers, so eight rows
+/// stay two passes of four.
+const AXPY_ONE_PASS: usize = 7;
 
 /// A matrix-vector product: `len` outputs, output `j` getting `Σ_p x[p·xs]·M(j, p)` over
 /// `p < k`, with M's element `(j, p)` at `m + j·ms + p` for [`dots`] or `m + p·ms + j` for
@@ -150,8 +162,8 @@ unsafe fn dot_rows<S: Simd, const R: usize>(
 }
 
 /// `v` as `x[p]` times row `p` of M (each `len` contiguous floats, `ms` apart), summed over
-/// k, for each of the `count` vectors `x`: up to [`AXPY_VECTORS`] of them per pass over M
-/// ([`axpy_rows`]).
+/// k, for each of the `count` vectors `x`: up to [`AXPY_ONE_PASS`] of them in one pass over
+/// M, more in passes of [`AXPY_VECTORS`] ([`axpy_rows`]).
 ///
 /// # Safety
 /// `S`'s ISA is available; each `x` holds `k` floats `xs` apart, M `k` rows of `len`
@@ -159,6 +171,11 @@ unsafe fn dot_rows<S: Simd, const R: usize>(
 /// and the `x`.
 #[inline(always)]
 pub unsafe fn axpys<S: Simd>(v: &MatVec) {
+    // One summing buffer for every group size, uninitialized: each block zeroes what it
+    // uses (a buffer per size in each inlined variant made the frame 112 KiB, and zeroing
+    // all of it would cost more than a small product).
+    let mut sums = std::mem::MaybeUninit::<[f32; AXPY_ONE_PASS * AXPY_BLOCK]>::uninit();
+    let sums = sums.as_mut_ptr().cast::<f32>();
     let mut i = 0;
     while i < v.count {
         let group = MatVec {
@@ -167,23 +184,29 @@ pub unsafe fn axpys<S: Simd>(v: &MatVec) {
                 ptr: v.out.ptr.wrapping_add(i * v.out_next),
                 ..v.out
             },
-            count: (v.count - i).min(AXPY_VECTORS),
+            count: match v.count - i {
+                left if left <= AXPY_ONE_PASS => left,
+                _ => AXPY_VECTORS,
+            },
             ..*v
         };
         // SAFETY: the caller's contract, for vectors i.. of it.
         unsafe {
             match group.count {
-                1 => axpy_rows::<S, 1>(&group),
-                2 => axpy_rows::<S, 2>(&group),
-                3 => axpy_rows::<S, 3>(&group),
-                _ => axpy_rows::<S, AXPY_VECTORS>(&group),
+                1 => axpy_rows::<S, 1>(&group, sums),
+                2 => axpy_rows::<S, 2>(&group, sums),
+                3 => axpy_rows::<S, 3>(&group, sums),
+                4 => axpy_rows::<S, 4>(&group, sums),
+                5 => axpy_rows::<S, 5>(&group, sums),
+                6 => axpy_rows::<S, 6>(&group, sums),
+                _ => axpy_rows::<S, AXPY_ONE_PASS>(&group, sums),
             }
         }
         i += group.count;
     }
 }
 
-/// [`axpys`] for the first `R` vectors of `v`, in one pass over M.
+/// [`axpys`] for the first `R` vectors of `v`, in one pass over M, summing in `sums`.
 ///
 /// Outputs go in blocks of [`AXPY_BLOCK`] per vector, summed in an L1-resident buffer;
 /// four rows of M at a time update it, so each buffer load and store serves four FMAs
@@ -193,9 +216,10 @@ pub unsafe fn axpys<S: Simd>(v: &MatVec) {
 /// 1×1024·1024×1024 and 1×4096·4096×4096.)
 ///
 /// # Safety
-/// As [`axpys`], for `R ≤ v.count` vectors.
+/// As [`axpys`], for `R ≤ v.count` vectors; `sums` is valid for writing and then reading
+/// `R·AXPY_BLOCK` floats (their contents on entry do not matter), disjoint from the rest.
 #[inline(always)]
-unsafe fn axpy_rows<S: Simd, const R: usize>(v: &MatVec) {
+unsafe fn axpy_rows<S: Simd, const R: usize>(v: &MatVec, sums: *mut f32) {
     let &MatVec {
         k,
         x,
@@ -210,23 +234,20 @@ unsafe fn axpy_rows<S: Simd, const R: usize>(v: &MatVec) {
     } = v;
     debug_assert!(R <= v.count);
     let l = S::LANES;
-    // Starts zeroed; later blocks zero what they use.
-    let mut sums = [[0.0f32; AXPY_BLOCK]; R];
     // SAFETY: reads at p < k of columns < len (the last vector of a block masked to its
-    // columns) and of vectors i < R; the buffer holds R×AXPY_BLOCK floats; writes to
-    // outputs < len of vectors i < R.
+    // columns) and of vectors i < R; the buffer holds R×AXPY_BLOCK floats, of which each
+    // block zeroes the whole vectors it reads before summing into them; writes to outputs
+    // < len of vectors i < R.
     unsafe {
         let mut j0 = 0;
         while j0 < len {
             let cols = (len - j0).min(AXPY_BLOCK);
             let vectors = cols.div_ceil(l);
             let last = cols - (vectors - 1) * l;
-            let acc: [*mut f32; R] = std::array::from_fn(|i| sums[i].as_mut_ptr());
-            if j0 > 0 {
-                for a in acc {
-                    for v in 0..vectors {
-                        S::store(a.add(v * l), S::zero());
-                    }
+            let acc: [*mut f32; R] = std::array::from_fn(|i| sums.add(i * AXPY_BLOCK));
+            for a in acc {
+                for v in 0..vectors {
+                    S::store(a.add(v * l), S::zero());
                 }
             }
             let row = |p: usize, v: usize| {
@@ -264,13 +285,13 @@ unsafe fn axpy_rows<S: Simd, const R: usize>(v: &MatVec) {
                 }
                 p += 1;
             }
-            for (i, block) in sums.iter().enumerate() {
+            for (i, &a) in acc.iter().enumerate() {
                 let dst = Dst {
                     ptr: out.ptr.add(i * out_next),
                     ..out
                 };
-                for (c, &s) in block[..cols].iter().enumerate() {
-                    put(&dst, j0 + c, s);
+                for c in 0..cols {
+                    put(&dst, j0 + c, *a.add(c));
                 }
             }
             j0 += cols;
