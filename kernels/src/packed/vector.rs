@@ -33,10 +33,10 @@ const AXPY_VECTORS: usize = 4;
 /// Five to seven vectors in one pass ÷ a pass of four and a second pass, Zen 5, one
 /// thread, alternating in one process (m×k·k×n): AVX-512 5×1024·1024×1024 1.38–1.44×,
 /// 6×1024·1024×1024 1.24–1.25×, 6×2048·2048×2048 1.25–1.36×, 7×1024·1024×4096
-/// 1.10–1.28×; the AVX2 path 0.95–1.37× on the same shapes. Eight in one pass was mixed
-/// (8×1024·1024×1024 0.89–0.97×, 8×256·256×4096 0.90–1.03×, 8×2048·2048×2048
-/// 1.18–1.32×): its 32 broadcast `x` values no longer fit in registers, so eight rows
-/// stay two passes of four.
+/// 1.10–1.28×; the AVX2 path 0.95–1.37× on these and 8×2048·2048×2048. Eight in one pass
+/// was mixed over two builds (8×1024·1024×1024 0.89–0.97×, 8×256·256×4096 0.82–1.03×,
+/// 8×2048·2048×2048 1.02–1.32×, 8×4096·4096×1024 1.12–1.23×): its 32 broadcast `x` values
+/// no longer fit in registers, so eight rows stay two passes of four.
 const AXPY_ONE_PASS: usize = 7;
 
 /// A matrix-vector product: `len` outputs, output `j` getting `Σ_p x[p·xs]·M(j, p)` over
