@@ -441,7 +441,7 @@ const SUMMED_ROWS_MIN: usize = 256;
 /// 4×256·256×256 0.90×, 6×512·512×512 0.88×, 8×512·512×512 0.79×, 8×256·256×256 0.59×
 /// (but 3×512·512×512 1.27×). These were measured with passes of four rows; five to seven
 /// rows in one pass gained 1.10–1.44× more (see `AXPY_ONE_PASS` in `vector.rs`).
-fn summed_rows(m: usize, n: usize, k: usize, b: &Term) -> bool {
+pub(super) fn summed_rows(m: usize, n: usize, k: usize, b: &Term) -> bool {
     (2..=SUMMED_ROWS_MAX).contains(&m)
         && n >= SUMMED_ROWS_MIN
         && b.xs == 1

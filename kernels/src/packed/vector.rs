@@ -39,6 +39,15 @@ const AXPY_VECTORS: usize = 4;
 /// no longer fit in registers, so eight rows stay two passes of four.
 const AXPY_ONE_PASS: usize = 7;
 
+/// Passes over the matrix [`axpys`] makes for `count` vectors `x`.
+pub fn axpy_passes(count: usize) -> usize {
+    if count <= AXPY_ONE_PASS {
+        1
+    } else {
+        count.div_ceil(AXPY_VECTORS)
+    }
+}
+
 /// A matrix-vector product: `len` outputs, output `j` getting `Σ_p x[p·xs]·M(j, p)` over
 /// `p < k`, with M's element `(j, p)` at `m + j·ms + p` for [`dots`] or `m + p·ms + j` for
 /// [`axpys`], written to `out` (output `j` at `out.ptr + j·out.rs`).
@@ -185,7 +194,7 @@ pub unsafe fn axpys<S: Simd>(v: &MatVec) {
                 ..v.out
             },
             count: match v.count - i {
-                left if left <= AXPY_ONE_PASS => left,
+                left if axpy_passes(left) == 1 => left,
                 _ => AXPY_VECTORS,
             },
             ..*v
