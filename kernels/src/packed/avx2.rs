@@ -102,7 +102,9 @@ vector_entries!(
 // padded panels, no in-place small path for such tails), one thread, alternating in one
 // process (Zen 1 EPYC, two runs): 32³ 1.54–1.59×, 64³ 1.17–1.24×, 128³ 1.14–1.16×,
 // 4096×64·64×64 1.08–1.10×, 64×256·784×256 1.06–1.13×.
-tile_entries!(Avx2, "avx2,fma", rows MR, vectors NV, partial [1, 2, 3, 4, 5]);
+tile_entries!(
+    #[target_feature(enable = "avx2,fma")]
+    Avx2, rows MR, vectors NV, partial [1, 2, 3, 4, 5]);
 
 /// The AVX2+FMA microkernel. Call its `run` only where AVX2 and FMA were detected.
 pub fn micro() -> Micro {

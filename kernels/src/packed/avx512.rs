@@ -99,7 +99,9 @@ vector_entries!(
 // computes padding, and any row count reads A in place and takes the small path. Against
 // tails of 4 or 8 rows only (Zen 5, one thread, alternating processes): 30³ 2.2×, 50³
 // 1.36×, 62³ 1.40×, 70³ 1.40×, 110³ 1.17×; 200×200·200×50 and 1000×100·100×100 unchanged.
-tile_entries!(Avx512, "avx512f", rows MR, vectors NV, partial [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+tile_entries!(
+    #[target_feature(enable = "avx512f")]
+    Avx512, rows MR, vectors NV, partial [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 
 /// The AVX-512F microkernel. Call its `run` only where AVX-512F was detected.
 pub fn micro() -> Micro {

@@ -432,18 +432,19 @@ pub type PackingTileFn =
     unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst], usize, *mut f32);
 
 /// Defines one ISA's tile entry points, so each ISA file states only what differs (vector
-/// type, target features, tile shape, which partial tiles it has):
-/// - `run_rows::<R>`: [`tile_rows`] for the first `R` of the `$mr` rows, compiled with
-///   `$features` (`run_rows::<$mr>` is the full tile);
+/// type, the attributes its entries carry (its `#[target_feature]`, none for the portable
+/// tile), tile shape, which partial tiles it has):
+/// - `run_rows::<R>`: [`tile_rows`] for the first `R` of the `$mr` rows, carrying the
+///   attributes given (`run_rows::<$mr>` is the full tile);
 /// - `PARTIAL`: the entries for the last, partial row panel, as `(rows, entry)` shortest
 ///   first (see [`Micro::partial`]);
 /// - `run_packing_b`: the full tile packing the B panel it reads (see
 ///   [`Micro::run_packing_b`]).
 macro_rules! tile_entries {
-    ($simd:ty, $features:literal, rows $mr:ident, vectors $nv:ident, partial [$($r:literal),*]) => {
+    ($(#[$attr:meta])* $simd:ty, rows $mr:ident, vectors $nv:ident, partial [$($r:literal),*]) => {
         /// The tile for the first `R` rows of this ISA's tile (the last, partial row
         /// panel; all of them for the full tile).
-        #[target_feature(enable = $features)]
+        $(#[$attr])*
         unsafe fn run_rows<const R: usize>(
             kc: usize,
             a: *const f32,
@@ -453,8 +454,8 @@ macro_rules! tile_entries {
             dst: &[$crate::packed::microkernel::Dst],
             cols: usize,
         ) {
-            // SAFETY: the target features are enabled here; the panel and destination
-            // contract is the caller's.
+            // SAFETY: compiled for this ISA (the attributes given), which the caller
+            // detected; the panel and destination contract is the caller's.
             unsafe {
                 $crate::packed::microkernel::tile_rows::<$simd, R, $nv, $mr>(
                     kc, a, ars, b, bs, dst, cols,
@@ -468,7 +469,7 @@ macro_rules! tile_entries {
 
         /// The full tile, reading B in place and packing it as it goes.
         #[allow(clippy::too_many_arguments)]
-        #[target_feature(enable = $features)]
+        $(#[$attr])*
         unsafe fn run_packing_b(
             kc: usize,
             a: *const f32,
@@ -479,8 +480,8 @@ macro_rules! tile_entries {
             cols: usize,
             packed: *mut f32,
         ) {
-            // SAFETY: the target features are enabled here; the panel and destination
-            // contract is the caller's.
+            // SAFETY: compiled for this ISA (the attributes given), which the caller
+            // detected; the panel and destination contract is the caller's.
             unsafe {
                 $crate::packed::microkernel::tile_packing_b::<$simd, $mr, $nv>(
                     kc, a, ars, b, bs, dst, cols, packed,

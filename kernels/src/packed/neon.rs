@@ -64,7 +64,9 @@ vector_entries!(
 // Tiles for every partial row panel (1–7 of the 8 rows), as on AVX2 (see `avx2.rs`, where
 // they measured 1.1–1.6× at 32³–128³): no row tail computes padding and any row count can
 // read A in place. Not timed on NEON hardware (none here); tested under qemu.
-tile_entries!(Neon, "neon", rows MR, vectors NV, partial [1, 2, 3, 4, 5, 6, 7]);
+tile_entries!(
+    #[target_feature(enable = "neon")]
+    Neon, rows MR, vectors NV, partial [1, 2, 3, 4, 5, 6, 7]);
 
 /// The NEON microkernel. Call its `run` only where NEON was detected.
 pub fn micro() -> Micro {

@@ -1,7 +1,7 @@
 //! Portable microkernel: 4×16 tile over 8-float arrays, which the compiler vectorises with
 //! whatever the baseline target offers (SSE2 on x86_64).
 
-use super::microkernel::{Dst, Micro, Simd, col_step, tile_packing_b, tile_rows};
+use super::microkernel::{Micro, Simd, col_step, tile_entries};
 use super::vector::vector_entries;
 
 /// Plain arrays of 8 f32.
@@ -47,33 +47,7 @@ impl Simd for Portable {
 const MR: usize = 4;
 const NV: usize = 2;
 
-unsafe fn run_tile(
-    kc: usize,
-    a: *const f32,
-    ars: usize,
-    b: *const f32,
-    bs: usize,
-    dst: &[Dst],
-    cols: usize,
-) {
-    // SAFETY: no ISA requirement; the panel and destination contract is the caller's.
-    unsafe { tile_rows::<Portable, MR, NV, MR>(kc, a, ars, b, bs, dst, cols) }
-}
-
-#[allow(clippy::too_many_arguments)]
-unsafe fn run_packing_b(
-    kc: usize,
-    a: *const f32,
-    ars: usize,
-    b: *const f32,
-    bs: usize,
-    dst: &[Dst],
-    cols: usize,
-    packed: *mut f32,
-) {
-    // SAFETY: no ISA requirement; the panel and destination contract is the caller's.
-    unsafe { tile_packing_b::<Portable, MR, NV>(kc, a, ars, b, bs, dst, cols, packed) }
-}
+tile_entries!(Portable, rows MR, vectors NV, partial []);
 
 vector_entries!(Portable);
 
@@ -82,10 +56,10 @@ pub fn micro() -> Micro {
     Micro {
         mr: MR,
         nr: NV * 8,
-        run: run_tile,
+        run: run_rows::<MR>,
         run_packing_b,
         simd_pack: false,
-        partial: &[],
+        partial: PARTIAL,
         col_step: col_step::<Portable>(NV),
         vector: VECTOR,
     }
