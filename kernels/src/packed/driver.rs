@@ -200,6 +200,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                         ptr: b_terms[0].ptr,
                         bs: b_terms[0].ps,
                         packed,
+                        group: fill_b_group(p.k, p.n, cache_sizes().l3),
                     }),
                 };
                 let work = |t: usize| {
@@ -634,12 +635,48 @@ struct BSrc {
 }
 
 /// B of the current block in place (row-major, `NR`-column panel `q` at `ptr + q·NR`,
-/// rows `bs` apart), read by the tiles that write the packed panels at `packed`.
+/// rows `bs` apart), read by the tiles that write the packed panels at `packed`, which
+/// fetch B for `group` panels at a time (see [`fill_b_group`]).
 #[derive(Clone, Copy)]
 struct BFill {
     ptr: *const f32,
     bs: usize,
     packed: *mut f32,
+    group: usize,
+}
+
+/// Panels per group of [`fill_b_group`].
+const FILL_B_GROUP: usize = 4;
+
+/// How many B panels the B-packing tiles ([`fills_b`]) fetch B for together: where B is
+/// at least a quarter of L3, the first tile of each [`FILL_B_GROUP`] panels prefetches,
+/// with its own lines, those of the next three panels in the same B row
+/// ([`prefetch_ahead`]), so B is read 512 contiguous bytes per row instead of 128 bytes
+/// per row, rows pages apart, which neither the hardware prefetchers nor DRAM serve well
+/// (the tiles that pack B ran 4.3× slower per FMA than the rest at 48×4096·4096×4096,
+/// `perf record`). Measured on Zen 5, one thread, grouped ÷ not, in one process (m×n×k,
+/// 21 rounds): 24×2048×2048 1.15×, 24×4096×1024 1.16×, 48×2048×4096 1.14×,
+/// 48×4096×4096 1.06×, 120×2048×2048 1.05×; groups of 2 and 8 gained less. Against a
+/// B of 4 MiB, which stays in L3 between products, it was 0.97–1.03× (12×512×512 0.97×,
+/// 16 and 32 rows at 1024² 0.98–0.99×, 64 and 100 rows at 1000²–1024² 1.02–1.03×), hence
+/// the threshold; a deeper prefetch (16–1024 steps instead of 8) did not help either.
+fn fill_b_group(k: usize, n: usize, l3: usize) -> usize {
+    if k * n * std::mem::size_of::<f32>() >= l3 / 4 {
+        FILL_B_GROUP
+    } else {
+        1
+    }
+}
+
+/// The panels to its right that the B-packing tile of a thread's `rel`-th panel, with
+/// `left` more after it, prefetches B for: the rest of its group from a group's first
+/// tile, none from the others (their lines are on their way).
+fn prefetch_ahead(rel: usize, left: usize, group: usize) -> usize {
+    if rel.is_multiple_of(group) {
+        (group - 1).min(left)
+    } else {
+        0
+    }
 }
 
 /// Most row panels per thread for which B is packed by the first row panel's tiles
@@ -751,43 +788,58 @@ unsafe fn macro_block(
                 } else {
                     (ap[r * mr * kc..].as_ptr(), 0)
                 };
+                // What every tile of this row panel shares, worked out once per row panel
+                // rather than per tile (the lookup and the destinations cost 2–3% of a
+                // 64-deep product's time when redone per tile).
+                let (tile_rows, tile_fn) = micro.for_rows(rows_here);
+                // In place, a taller tile would read past A's last row.
+                debug_assert!(ars == 0 || tile_rows == rows_here);
+                let ci = ic + i0;
+                let fast_rows = unit_cs && rows_here == tile_rows;
+                let mut row_dst = [Dst {
+                    ptr: std::ptr::null_mut(),
+                    rs: 0,
+                    coef: 0.0,
+                    overwrite: false,
+                }; MAX_DST];
+                for (o, c) in row_dst.iter_mut().zip(p.c) {
+                    *o = Dst {
+                        // Wrapping: only the tiles' offsets from it are dereferenced.
+                        ptr: c.ptr.wrapping_add(ci * c.rs + jc),
+                        rs: c.rs,
+                        coef: c.coef,
+                        overwrite: c.overwrite && slab == 0,
+                    };
+                }
+                let row_dst = &row_dst[..p.c.len()];
+                let mut d = [row_dst[0]; MAX_DST];
                 // Loop 1: NR micro-panels of packed B, streamed from L2 or L3.
                 for q in panels.0..panels.1 {
                     let j0 = q * nr;
                     let cols = nr.min(nc_cur - j0);
                     let b_panel = src.ptr.wrapping_add(q * src.panel_step);
-                    let (ci, cj) = (ic + i0, jc + j0);
                     // SAFETY: the panels hold kc steps of mr / `cols` floats; destinations
-                    // are inside C (ci < m, cj < n) and owned by this thread. Where the
+                    // are inside C (ci < m, jc + j0 < n) and owned by this thread. Where the
                     // tile packs B (`fill`), B in place holds kc rows of `cols` floats at
                     // `f.ptr + j0`, `f.bs` apart (the B term covers kc×nc_cur), and packed
                     // panel q, inside the buffer and disjoint from A, B and C, belongs to
                     // this thread alone (`fills_b` requires tm = 1).
                     unsafe {
-                        let (tile_rows, tile_fn) = micro.for_rows(rows_here);
-                        // In place, a taller tile would read past A's last row.
-                        debug_assert!(ars == 0 || tile_rows == rows_here);
-                        if unit_cs && rows_here == tile_rows && (cols == nr || micro.column_tails())
-                        {
-                            let mut d = [Dst {
-                                ptr: std::ptr::null_mut(),
-                                rs: 0,
-                                coef: 0.0,
-                                overwrite: false,
-                            }; MAX_DST];
-                            for (o, c) in d.iter_mut().zip(p.c) {
+                        if fast_rows && (cols == nr || micro.column_tails()) {
+                            for (o, r) in d.iter_mut().zip(row_dst) {
                                 *o = Dst {
-                                    ptr: c.ptr.add(ci * c.rs + cj),
-                                    rs: c.rs,
-                                    coef: c.coef,
-                                    overwrite: c.overwrite && slab == 0,
+                                    ptr: r.ptr.add(j0),
+                                    ..*r
                                 };
                             }
-                            let d = &d[..p.c.len()];
+                            let d = &d[..row_dst.len()];
                             if let Some(f) = fill {
                                 let from = f.ptr.wrapping_add(j0);
                                 let to = f.packed.wrapping_add(q * src.panel_step);
-                                (micro.run_packing_b)(kc, a_panel, ars, from, f.bs, d, cols, to);
+                                let ahead = prefetch_ahead(q - panels.0, panels.1 - q - 1, f.group);
+                                (micro.run_packing_b)(
+                                    kc, a_panel, ars, from, f.bs, d, cols, to, ahead,
+                                );
                             } else {
                                 tile_fn(kc, a_panel, ars, b_panel, src.bs, d, cols);
                             }
@@ -800,7 +852,7 @@ unsafe fn macro_block(
                                 (a_panel, ars),
                                 (b_panel, src.bs),
                                 kc,
-                                (ci, cj),
+                                (ci, jc + j0),
                                 (rows_here, cols),
                                 slab,
                             );
@@ -1189,6 +1241,22 @@ mod tests {
             1,
             true
         ));
+    }
+
+    #[test]
+    fn b_packing_tiles_fetch_b_in_groups_only_where_b_outgrows_a_quarter_of_l3() {
+        let l3 = 32 << 20;
+        // 2048×2048 floats are 16 MiB; 1024×1024 are 4 MiB; exactly a quarter groups.
+        assert_eq!(fill_b_group(2048, 2048, l3), FILL_B_GROUP);
+        assert_eq!(fill_b_group(1024, 2048, l3), FILL_B_GROUP);
+        assert_eq!(fill_b_group(1024, 1024, l3), 1);
+        assert_eq!(fill_b_group(1024, 2048, 64 << 20), 1);
+        // A group's first tile prefetches the rest of the group, never past the thread's
+        // last panel; the others prefetch nothing; ungrouped tiles never do.
+        let ahead: Vec<usize> = (0..10).map(|q| prefetch_ahead(q, 9 - q, 4)).collect();
+        assert_eq!(ahead, [3, 0, 0, 0, 3, 0, 0, 0, 1, 0]);
+        assert_eq!(prefetch_ahead(0, 1, 4), 1);
+        assert!((0..10).all(|q| prefetch_ahead(q, 9 - q, 1) == 0));
     }
 
     #[test]

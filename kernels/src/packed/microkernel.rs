@@ -167,6 +167,11 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
 /// of each group), so the tiles of the next row panels read the packed copy: B is packed
 /// as a by-product of the first row panel's tiles instead of in a pass of its own.
 ///
+/// With `ahead > 0` the tile also prefetches, at each k step, the same B row's lines of
+/// the `ahead` panels to its right (B in place, NR floats each), which the next tiles of
+/// the row panel read: B's rows are then fetched `(1 + ahead)·NR` floats at a time
+/// instead of one panel's two lines per row, pages apart (see `driver::prefetch_ahead`).
+///
 /// # Safety
 /// As [`tile_rows`] with `MR = AS`; `packed` is valid for writing `kc` groups of NR floats
 /// and disjoint from A, B and the destinations.
@@ -181,21 +186,24 @@ pub unsafe fn tile_packing_b<S: Simd, const MR: usize, const NV: usize>(
     dst: &[Dst],
     cols: usize,
     packed: *mut f32,
+    ahead: usize,
 ) {
     let pack = PackB {
         ptr: packed,
         stride: NV * S::LANES,
+        ahead,
     };
     // SAFETY: as this function's contract.
     unsafe { by_width::<S, MR, NV, MR, true>(kc, a, ars, b, bs, dst, cols, pack) }
 }
 
 /// Where a tile copies the B steps it reads (`PACK` tiles only): step `p` at
-/// `ptr + p·stride`.
+/// `ptr + p·stride`; and how many panels to its right it prefetches B for.
 #[derive(Clone, Copy)]
 struct PackB {
     ptr: *mut f32,
     stride: usize,
+    ahead: usize,
 }
 
 impl PackB {
@@ -203,6 +211,7 @@ impl PackB {
     const NONE: PackB = PackB {
         ptr: std::ptr::null_mut(),
         stride: 0,
+        ahead: 0,
     };
 }
 
@@ -409,6 +418,13 @@ unsafe fn k_loop<
             for v in 0..NV {
                 S::prefetch(b.wrapping_add(PREFETCH_STEPS * bs + v * S::LANES));
             }
+            if PACK {
+                // The panels to the right: their lines of the same B row, NV·LANES floats
+                // per panel (a narrower last panel only prefetches past B's row).
+                for v in NV..(1 + pack.ahead) * NV {
+                    S::prefetch(b.wrapping_add(PREFETCH_STEPS * bs + v * S::LANES));
+                }
+            }
             for (i, row) in acc.iter_mut().enumerate() {
                 let ai = if DIRECT { a.add(i * ars) } else { a.add(i) };
                 let av = S::splat(*ai);
@@ -426,10 +442,11 @@ unsafe fn k_loop<
 /// stride, destinations, columns)`; see [`tile_rows`].
 pub type TileFn = unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst], usize);
 
-/// The full tile that also packs the B panel it reads in place: a [`TileFn`]'s arguments
-/// and the packed panel to write; see [`tile_packing_b`].
+/// The full tile that also packs the B panel it reads in place: a [`TileFn`]'s arguments,
+/// the packed panel to write and the panels to its right to prefetch B for; see
+/// [`tile_packing_b`].
 pub type PackingTileFn =
-    unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst], usize, *mut f32);
+    unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst], usize, *mut f32, usize);
 
 /// Defines one ISA's tile entry points, so each ISA file states only what differs (vector
 /// type, the attributes its entries carry (its `#[target_feature]`, none for the portable
@@ -479,12 +496,13 @@ macro_rules! tile_entries {
             dst: &[$crate::packed::microkernel::Dst],
             cols: usize,
             packed: *mut f32,
+            ahead: usize,
         ) {
             // SAFETY: compiled for this ISA (the attributes given), which the caller
             // detected; the panel and destination contract is the caller's.
             unsafe {
                 $crate::packed::microkernel::tile_packing_b::<$simd, $mr, $nv>(
-                    kc, a, ars, b, bs, dst, cols, packed,
+                    kc, a, ars, b, bs, dst, cols, packed, ahead,
                 )
             }
         }
