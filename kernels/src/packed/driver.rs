@@ -746,7 +746,7 @@ unsafe fn macro_block(
     kc: usize,
     slab: usize,
 ) {
-    let (mr, nr) = (micro.mr, micro.nr);
+    let mr = micro.mr;
     if rows.0 >= rows.1 || panels.0 >= panels.1 {
         return;
     }
@@ -777,90 +777,183 @@ unsafe fn macro_block(
                 // SAFETY: `ap` holds the panels; the terms cover mc_cur×kc.
                 unsafe { pack(ap, &terms[..p.a.len()], mr, mc_cur, kc, micro.simd_pack) };
             }
-            // Loop 2: MR micro-panels of packed A (each stays resident through loop 1).
-            for (r, i0) in (0..mc_cur).step_by(mr).enumerate() {
-                let rows_here = mr.min(mc_cur - i0);
-                // The thread's first row panel packs B as it reads it (`fills_b`).
-                let fill = src.fill.filter(|_| ic == rows.0 && r == 0);
+            let block = Block {
+                micro,
+                p,
+                src,
+                panels,
+                jc,
+                nc_cur,
+                kc,
+                slab,
+            };
+            // A last, partial row panel runs interleaved with the first one where that one
+            // packs B: each of its tiles right after the first panel's tile for the same
+            // columns, while that B panel is in L2, instead of in a pass of its own over
+            // the whole packed block from L3 (`interleaves_last`).
+            let fill_here = src.fill.filter(|_| ic == rows.0);
+            let last_too = fill_here.is_some() && interleaves_last(mr, mc_cur);
+            let row_panel = |r: usize| {
+                let i0 = r * mr;
                 // In place: row i0 of this block, rows `xs` apart; packed: panel r.
-                let (a_panel, ars) = if direct_a {
+                let a = if direct_a {
                     (terms[0].at(i0, 0).ptr, terms[0].xs)
                 } else {
                     (ap[r * mr * kc..].as_ptr(), 0)
                 };
-                // What every tile of this row panel shares, worked out once per row panel
-                // rather than per tile (the lookup and the destinations cost 2–3% of a
-                // 64-deep product's time when redone per tile).
-                let (tile_rows, tile_fn) = micro.for_rows(rows_here);
-                // In place, a taller tile would read past A's last row.
-                debug_assert!(ars == 0 || tile_rows == rows_here);
-                let ci = ic + i0;
-                let fast_rows = unit_cs && rows_here == tile_rows;
-                let mut row_dst = [Dst {
-                    ptr: std::ptr::null_mut(),
-                    rs: 0,
-                    coef: 0.0,
-                    overwrite: false,
-                }; MAX_DST];
-                for (o, c) in row_dst.iter_mut().zip(p.c) {
-                    *o = Dst {
-                        // Wrapping: only the tiles' offsets from it are dereferenced.
-                        ptr: c.ptr.wrapping_add(ci * c.rs + jc),
-                        rs: c.rs,
-                        coef: c.coef,
-                        overwrite: c.overwrite && slab == 0,
-                    };
+                // The thread's first row panel packs B as it reads it (`fills_b`).
+                let fill = fill_here.filter(|_| r == 0);
+                RowPanel::new(&block, a, ic + i0, mr.min(mc_cur - i0), fill, unit_cs)
+            };
+            // Loop 2: MR micro-panels of packed A (each stays resident through loop 1).
+            for r in 0..a_panels {
+                if last_too && r + 1 == a_panels {
+                    continue;
                 }
-                let row_dst = &row_dst[..p.c.len()];
-                let mut d = [row_dst[0]; MAX_DST];
+                let this = row_panel(r);
+                let last = (last_too && r == 0).then(|| row_panel(a_panels - 1));
                 // Loop 1: NR micro-panels of packed B, streamed from L2 or L3.
                 for q in panels.0..panels.1 {
-                    let j0 = q * nr;
-                    let cols = nr.min(nc_cur - j0);
-                    let b_panel = src.ptr.wrapping_add(q * src.panel_step);
-                    // SAFETY: the panels hold kc steps of mr / `cols` floats; destinations
-                    // are inside C (ci < m, jc + j0 < n) and owned by this thread. Where the
-                    // tile packs B (`fill`), B in place holds kc rows of `cols` floats at
-                    // `f.ptr + j0`, `f.bs` apart (the B term covers kc×nc_cur), and packed
-                    // panel q, inside the buffer and disjoint from A, B and C, belongs to
-                    // this thread alone (`fills_b` requires tm = 1).
+                    // SAFETY: the caller's contract for this block; each row panel's tile
+                    // for panel q runs after the first row panel's (which packs it).
                     unsafe {
-                        if fast_rows && (cols == nr || micro.column_tails()) {
-                            for (o, r) in d.iter_mut().zip(row_dst) {
-                                *o = Dst {
-                                    ptr: r.ptr.add(j0),
-                                    ..*r
-                                };
-                            }
-                            let d = &d[..row_dst.len()];
-                            if let Some(f) = fill {
-                                let from = f.ptr.wrapping_add(j0);
-                                let to = f.packed.wrapping_add(q * src.panel_step);
-                                let ahead = prefetch_ahead(q - panels.0, panels.1 - q - 1, f.group);
-                                (micro.run_packing_b)(
-                                    kc, a_panel, ars, from, f.bs, d, cols, to, ahead,
-                                );
-                            } else {
-                                tile_fn(kc, a_panel, ars, b_panel, src.bs, d, cols);
-                            }
-                        } else {
-                            debug_assert!(fill.is_none(), "fills_b admits fast tiles only");
-                            edge_tile(
-                                micro,
-                                tile_fn,
-                                p,
-                                (a_panel, ars),
-                                (b_panel, src.bs),
-                                kc,
-                                (ci, jc + j0),
-                                (rows_here, cols),
-                                slab,
-                            );
+                        this.tile(&block, q);
+                        if let Some(last) = &last {
+                            last.tile(&block, q);
                         }
                     }
                 }
             }
         });
+    }
+}
+
+/// Whether the last row panel of a block of `rows` rows runs interleaved with the first
+/// one, which packs B (see `macro_block`): where it is partial and not the first. Measured
+/// on Zen 5, one thread, interleaved ÷ after, in one process (m×n×k, 41 rounds):
+/// 13×1024×1024 1.06×, 14×1024×1024 1.07×, 16×1024×1024 1.05×, 13×2048×2048 1.05×,
+/// 16×4096×1024 1.05×, 49 and 52 rows at 1024² 1.02×; with two or more full panels before
+/// the partial one (18–37 rows), or a B that fits L2 (13×512×512), 0.99–1.01×.
+fn interleaves_last(mr: usize, rows: usize) -> bool {
+    rows > mr && !rows.is_multiple_of(mr)
+}
+
+/// What the tiles of one block (slab `pc`, column block `jc`) share: see [`macro_block`].
+struct Block<'a> {
+    micro: Micro,
+    p: &'a Product<'a>,
+    src: BSrc,
+    panels: (usize, usize),
+    jc: usize,
+    nc_cur: usize,
+    kc: usize,
+    slab: usize,
+}
+
+/// What every tile of one row panel shares, worked out once per row panel rather than per
+/// tile (the tile lookup and the destinations cost 2–3% of a 64-deep product's time when
+/// redone per tile).
+struct RowPanel {
+    /// A's micro-panel: (start, row stride), row stride 0 where packed.
+    a: (*const f32, usize),
+    /// The panel's first row of C and its row count.
+    ci: usize,
+    rows: usize,
+    tile_fn: TileFn,
+    /// Tiles write C directly (row-major C and a tile exactly as tall as the panel).
+    fast_rows: bool,
+    /// Each destination at (ci, jc).
+    row_dst: [Dst; MAX_DST],
+    /// Where this row panel packs B (the thread's first, see [`fills_b`]).
+    fill: Option<BFill>,
+}
+
+impl RowPanel {
+    fn new(
+        block: &Block<'_>,
+        a: (*const f32, usize),
+        ci: usize,
+        rows: usize,
+        fill: Option<BFill>,
+        unit_cs: bool,
+    ) -> RowPanel {
+        let (tile_rows, tile_fn) = block.micro.for_rows(rows);
+        // In place, a taller tile would read past A's last row.
+        debug_assert!(a.1 == 0 || tile_rows == rows);
+        let mut row_dst = [Dst {
+            ptr: std::ptr::null_mut(),
+            rs: 0,
+            coef: 0.0,
+            overwrite: false,
+        }; MAX_DST];
+        for (o, c) in row_dst.iter_mut().zip(block.p.c) {
+            *o = Dst {
+                // Wrapping: only the tiles' offsets from it are dereferenced.
+                ptr: c.ptr.wrapping_add(ci * c.rs + block.jc),
+                rs: c.rs,
+                coef: c.coef,
+                overwrite: c.overwrite && block.slab == 0,
+            };
+        }
+        RowPanel {
+            a,
+            ci,
+            rows,
+            tile_fn,
+            fast_rows: unit_cs && rows == tile_rows,
+            row_dst,
+            fill,
+        }
+    }
+
+    /// Runs this row panel's tile for B panel `q` of the block.
+    ///
+    /// # Safety
+    /// As [`macro_block`]'s; where this row panel does not pack B, panel `q` is packed.
+    unsafe fn tile(&self, block: &Block<'_>, q: usize) {
+        let (micro, src, kc) = (block.micro, block.src, block.kc);
+        let nr = micro.nr;
+        let j0 = q * nr;
+        let cols = nr.min(block.nc_cur - j0);
+        let b_panel = src.ptr.wrapping_add(q * src.panel_step);
+        let (a_panel, ars) = self.a;
+        // SAFETY: the panels hold kc steps of mr / `cols` floats; destinations are inside C
+        // (ci < m, jc + j0 < n) and owned by this thread. Where the tile packs B (`fill`),
+        // B in place holds kc rows of `cols` floats at `f.ptr + j0`, `f.bs` apart (the B
+        // term covers kc×nc_cur), and packed panel q, inside the buffer and disjoint from
+        // A, B and C, belongs to this thread alone (`fills_b` requires tm = 1).
+        unsafe {
+            if self.fast_rows && (cols == nr || micro.column_tails()) {
+                let n_dst = block.p.c.len();
+                let mut d = self.row_dst;
+                for o in &mut d[..n_dst] {
+                    o.ptr = o.ptr.add(j0);
+                }
+                let d = &d[..n_dst];
+                if let Some(f) = self.fill {
+                    let from = f.ptr.wrapping_add(j0);
+                    let to = f.packed.wrapping_add(q * src.panel_step);
+                    let (first, end) = block.panels;
+                    let ahead = prefetch_ahead(q - first, end - q - 1, f.group);
+                    (micro.run_packing_b)(kc, a_panel, ars, from, f.bs, d, cols, to, ahead);
+                } else {
+                    (self.tile_fn)(kc, a_panel, ars, b_panel, src.bs, d, cols);
+                }
+            } else {
+                debug_assert!(self.fill.is_none(), "fills_b admits fast tiles only");
+                edge_tile(
+                    micro,
+                    self.tile_fn,
+                    block.p,
+                    (a_panel, ars),
+                    (b_panel, src.bs),
+                    kc,
+                    (self.ci, block.jc + j0),
+                    (self.rows, cols),
+                    block.slab,
+                );
+            }
+        }
     }
 }
 
@@ -1257,6 +1350,16 @@ mod tests {
         assert_eq!(ahead, [3, 0, 0, 0, 3, 0, 0, 0, 1, 0]);
         assert_eq!(prefetch_ahead(0, 1, 4), 1);
         assert!((0..10).all(|q| prefetch_ahead(q, 9 - q, 1) == 0));
+    }
+
+    #[test]
+    fn only_a_partial_last_row_panel_after_a_full_one_is_interleaved() {
+        assert!(interleaves_last(12, 13));
+        assert!(interleaves_last(12, 59));
+        // One panel (full or partial), or whole panels only.
+        assert!(!interleaves_last(12, 12));
+        assert!(!interleaves_last(12, 7));
+        assert!(!interleaves_last(12, 60));
     }
 
     #[test]
