@@ -293,10 +293,21 @@ unsafe fn tile<
                 }
             }
         }
-        if ars == 0 {
-            k_loop::<S, MR, NV, false, TAIL, PACK>(&mut acc, kc, a, 0, AS, b, bs, last, pack);
-        } else {
-            k_loop::<S, MR, NV, true, TAIL, PACK>(&mut acc, kc, a, ars, 1, b, bs, last, pack);
+        // Tiles that prefetch ahead for the next panels are a variant of their own, so the
+        // others keep a k loop without that inner loop.
+        match (ars == 0, PACK && pack.ahead > 0) {
+            (true, false) => k_loop::<S, MR, NV, false, TAIL, PACK, false>(
+                &mut acc, kc, a, 0, AS, b, bs, last, pack,
+            ),
+            (true, true) => k_loop::<S, MR, NV, false, TAIL, PACK, true>(
+                &mut acc, kc, a, 0, AS, b, bs, last, pack,
+            ),
+            (false, false) => k_loop::<S, MR, NV, true, TAIL, PACK, false>(
+                &mut acc, kc, a, ars, 1, b, bs, last, pack,
+            ),
+            (false, true) => k_loop::<S, MR, NV, true, TAIL, PACK, true>(
+                &mut acc, kc, a, ars, 1, b, bs, last, pack,
+            ),
         }
         for d in dst {
             if d.coef == 1.0 {
@@ -366,7 +377,8 @@ unsafe fn write_back<
 
 /// The k loop of a tile: accumulates `kc` rank-1 updates into `acc`. A rows are `ars`
 /// apart when `DIRECT` (else 1), A steps `aks` apart; B steps `bs` apart, the last vector
-/// read as its first `last` lanes when `TAIL`, and copied to `pack` when `PACK`.
+/// read as its first `last` lanes when `TAIL`, and copied to `pack` when `PACK`, which
+/// also prefetches B for `pack.ahead` panels to the right when `AHEAD`.
 ///
 /// # Safety
 /// As [`tile`].
@@ -379,6 +391,7 @@ unsafe fn k_loop<
     const DIRECT: bool,
     const TAIL: bool,
     const PACK: bool,
+    const AHEAD: bool,
 >(
     acc: &mut [[S::V; NV]; MR],
     kc: usize,
@@ -418,7 +431,7 @@ unsafe fn k_loop<
             for v in 0..NV {
                 S::prefetch(b.wrapping_add(PREFETCH_STEPS * bs + v * S::LANES));
             }
-            if PACK {
+            if AHEAD {
                 // The panels to the right: their lines of the same B row, NV·LANES floats
                 // per panel (a narrower last panel only prefetches past B's row).
                 for v in NV..(1 + pack.ahead) * NV {
