@@ -113,7 +113,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
         unsafe { run_column_parts(micro, blk, p, threads) };
         return;
     }
-    let (mc, kc_max, nc) = (blk.mc, blk.kc, blk.nc);
+    let (mc, nc) = (blk.mc, blk.nc);
     // Thread grid: rows of C split in `tm` parts, columns of each NC block in `tn`.
     let (tm, tn) = thread_grid(m, n, mr, nr, threads);
     // A row-major B is read in place instead of packed when few row panels share it
@@ -126,6 +126,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     let rows_per_thread = m.div_ceil(tm);
     let unit_cs = p.c.iter().all(|d| d.cs == 1);
     let fill_b = fills_b(&micro, &p, tm, unit_cs);
+    let kc_max = slab_depth(blk.kc, fill_b && fill_b_group(k, n, cache_sizes().l3) > 1);
     let direct_b = b_panels_in_place(&micro, p.b, n)
         && ((k * n <= DIRECT_B_MAX
             && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL))
@@ -647,6 +648,23 @@ struct BFill {
 
 /// Panels per group of [`fill_b_group`].
 const FILL_B_GROUP: usize = 4;
+
+/// Deepest KC slab where the B-packing tiles fetch B in groups ([`fill_b_group`]): with B
+/// that large, a 256-deep block of packed B (1 MiB at NC 1024) stays in L2 for the later
+/// row panels and the group's lines ahead (a quarter of that), where a 1024-deep one goes
+/// to L3. Measured on Zen 5, one thread, KC 256 ÷ the deep-slab rule's 1024, in one process
+/// (m×n×k, 21 rounds, both orders): 13×2048×2048 1.04–1.06×, 16×4096×1024 1.06–1.10×,
+/// 24×2048×2048 1.05–1.10×, 48×2048×4096 1.03–1.09×, 48×4096×4096 1.04–1.05×,
+/// 120×2048×2048 1.02–1.03× (512 gained less, 128 lost; groups of 8 at KC 256 were within
+/// ±4% of 4). Against a 4 MiB B (no groups) KC 256 was mixed, 0.95–1.07× (13 rows gain,
+/// 64–120 rows lose), so it stays with the groups.
+const GROUPED_KC: usize = 256;
+
+/// The deepest KC slab of a product: the blocking's, or at most [`GROUPED_KC`] where the
+/// B-packing tiles fetch B in groups (`grouped`).
+fn slab_depth(kc: usize, grouped: bool) -> usize {
+    if grouped { kc.min(GROUPED_KC) } else { kc }
+}
 
 /// How many B panels the B-packing tiles ([`fills_b`]) fetch B for together: where B is
 /// at least a quarter of L3, the first tile of each [`FILL_B_GROUP`] panels prefetches,
@@ -1350,6 +1368,10 @@ mod tests {
         assert_eq!(ahead, [3, 0, 0, 0, 3, 0, 0, 0, 1, 0]);
         assert_eq!(prefetch_ahead(0, 1, 4), 1);
         assert!((0..10).all(|q| prefetch_ahead(q, 9 - q, 1) == 0));
+        // Grouped products take shallower slabs; a shallower blocking stays as it is.
+        assert_eq!(slab_depth(1024, true), 256);
+        assert_eq!(slab_depth(1024, false), 1024);
+        assert_eq!(slab_depth(128, true), 128);
     }
 
     #[test]
