@@ -113,6 +113,7 @@ pub fn micro() -> Micro {
         nr: NV * 8,
         run: run_rows::<MR>,
         run_packing_b,
+        run_row,
         simd_pack: super::transpose::available(),
         partial: PARTIAL,
         col_step: col_step::<Avx2>(NV),

@@ -110,6 +110,7 @@ pub fn micro() -> Micro {
         nr: NV * 16,
         run: run_rows::<MR>,
         run_packing_b,
+        run_row,
         simd_pack: super::transpose::available(),
         partial: PARTIAL,
         col_step: col_step::<Avx512>(NV),

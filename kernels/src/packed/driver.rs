@@ -830,8 +830,17 @@ unsafe fn macro_block(
                 }
                 let this = row_panel(r);
                 let last = (last_too && r == 0).then(|| row_panel(a_panels - 1));
+                // A full row panel that reads packed or in-place B runs its tiles in one
+                // call; what it leaves (tiles the ISA cannot run narrow, or every tile of a
+                // row panel that packs B or is interleaved) runs tile by tile.
+                let first_left = if last.is_none() {
+                    // SAFETY: the caller's contract for this block; B is packed (no fill).
+                    unsafe { this.whole_row(&block) }
+                } else {
+                    panels.0
+                };
                 // Loop 1: NR micro-panels of packed B, streamed from L2 or L3.
-                for q in panels.0..panels.1 {
+                for q in first_left..panels.1 {
                     // SAFETY: the caller's contract for this block; each row panel's tile
                     // for panel q runs after the first row panel's (which packs it).
                     unsafe {
@@ -922,6 +931,52 @@ impl RowPanel {
             row_dst,
             fill,
         }
+    }
+
+    /// Runs this row panel's tiles in one call of [`Micro::run_row`] where it can (a full
+    /// row panel writing C directly, not packing B), for as many of the block's B panels
+    /// as the ISA can run that way (all, where it masks column tails; else the whole ones);
+    /// returns the first B panel left to run tile by tile.
+    ///
+    /// # Safety
+    /// As [`RowPanel::tile`], for every panel it runs; B is packed or read in place.
+    unsafe fn whole_row(&self, block: &Block<'_>) -> usize {
+        let (micro, src) = (block.micro, block.src);
+        let (first, end) = block.panels;
+        if self.fill.is_some() || !self.fast_rows || self.rows != micro.mr {
+            return first;
+        }
+        let nr = micro.nr;
+        let span = (end * nr).min(block.nc_cur) - first * nr;
+        let cols = if micro.column_tails() {
+            span
+        } else {
+            span / nr * nr
+        };
+        if cols == 0 {
+            return first;
+        }
+        let n_dst = block.p.c.len();
+        let mut d = self.row_dst;
+        for o in &mut d[..n_dst] {
+            o.ptr = o.ptr.wrapping_add(first * nr);
+        }
+        let (a_panel, ars) = self.a;
+        let b = src.ptr.wrapping_add(first * src.panel_step);
+        // SAFETY: as `tile` for each panel of `first..first + ⌈cols / nr⌉`.
+        unsafe {
+            (micro.run_row)(
+                block.kc,
+                a_panel,
+                ars,
+                b,
+                src.panel_step,
+                src.bs,
+                &d[..n_dst],
+                cols,
+            )
+        };
+        first + cols.div_ceil(nr)
     }
 
     /// Runs this row panel's tile for B panel `q` of the block.

@@ -75,6 +75,7 @@ pub fn micro() -> Micro {
         nr: NV * 4,
         run: run_rows::<MR>,
         run_packing_b,
+        run_row,
         simd_pack: false,
         partial: PARTIAL,
         col_step: col_step::<Neon>(NV),

@@ -58,6 +58,7 @@ pub fn micro() -> Micro {
         nr: NV * 8,
         run: run_rows::<MR>,
         run_packing_b,
+        run_row,
         simd_pack: false,
         partial: PARTIAL,
         col_step: col_step::<Portable>(NV),
