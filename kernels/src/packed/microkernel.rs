@@ -636,6 +636,9 @@ impl Micro {
     /// The shortest tile covering `rows` (≤ MR) rows: `(rows it computes, entry)`.
     pub fn for_rows(&self, rows: usize) -> (usize, TileFn) {
         debug_assert!(rows <= self.mr);
+        if rows == self.mr {
+            return (self.mr, self.run);
+        }
         self.partial
             .iter()
             .copied()
