@@ -257,7 +257,7 @@ fn b_packed_by_the_first_row_panel_matches_naive_exactly() {
     }
     for (m, n, k, par) in [
         (24, 1024, 1100, Par::Rayon(8)),
-        (13, 600, 2000, Par::Rayon(3)),
+        (13, 1024, 2000, Par::Rayon(3)),
     ] {
         push(
             &mut cases,

@@ -126,12 +126,18 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
     let rows_per_thread = m.div_ceil(tm);
     let unit_cs = p.c.iter().all(|d| d.cs == 1);
     let fill_b = fills_b(&micro, &p, tm, unit_cs);
-    let kc_max = slab_depth(blk.kc, fill_b && fill_b_group(k, n, cache_sizes().l3) > 1);
     let direct_b = b_panels_in_place(&micro, p.b, n)
         && ((k * n <= DIRECT_B_MAX
             && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL))
             || (rows_per_thread <= DIRECT_B_FEW_ROWS
                 && (!p.b[0].ps.is_multiple_of(1024) || one_half_full_panel(rows_per_thread, mr))));
+    // Where B is read in place, nothing packs it (`fill_b` only applies to packed B).
+    let group = if fill_b && !direct_b {
+        fill_b_group(k, n, grouping_l3())
+    } else {
+        1
+    };
+    let kc_max = slab_depth(blk.kc, group > 1);
 
     // Loop 5: column blocks of C and B.
     for jc in (0..n).step_by(nc) {
@@ -201,7 +207,7 @@ pub unsafe fn run(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize) {
                         ptr: b_terms[0].ptr,
                         bs: b_terms[0].ps,
                         packed,
-                        group: fill_b_group(p.k, p.n, cache_sizes().l3),
+                        group,
                     }),
                 };
                 let work = |t: usize| {
@@ -660,6 +666,16 @@ const FILL_B_GROUP: usize = 4;
 /// 64–120 rows lose), so it stays with the groups.
 const GROUPED_KC: usize = 256;
 
+/// The L3 size [`fill_b_group`] compares B with: the host's; in this crate's unit tests, a
+/// smaller one where a test sets it, so that small products take the grouped path.
+fn grouping_l3() -> usize {
+    #[cfg(test)]
+    if let l3 @ 1.. = tests::L3_FOR_GROUPING.load(std::sync::atomic::Ordering::Relaxed) {
+        return l3;
+    }
+    cache_sizes().l3
+}
+
 /// The deepest KC slab of a product: the blocking's, or at most [`GROUPED_KC`] where the
 /// B-packing tiles fetch B in groups (`grouped`).
 fn slab_depth(kc: usize, grouped: bool) -> usize {
@@ -667,10 +683,11 @@ fn slab_depth(kc: usize, grouped: bool) -> usize {
 }
 
 /// How many B panels the B-packing tiles ([`fills_b`]) fetch B for together: where B is
-/// at least a quarter of L3, the first tile of each [`FILL_B_GROUP`] panels prefetches,
+/// at least a quarter of L3 (`l3`, see [`grouping_l3`]), the first tile of each [`FILL_B_GROUP`] panels prefetches,
 /// with its own lines, those of the next three panels in the same B row
-/// ([`prefetch_ahead`]), so B is read 512 contiguous bytes per row instead of 128 bytes
-/// per row, rows pages apart, which neither the hardware prefetchers nor DRAM serve well
+/// ([`prefetch_ahead`]), so B is read 4·NR contiguous floats per row instead of NR (on
+/// AVX-512 512 bytes instead of 128), rows pages apart, which neither the hardware
+/// prefetchers nor DRAM serve well
 /// (the tiles that pack B ran 4.3× slower per FMA than the rest at 48×4096·4096×4096,
 /// `perf record`). Measured on Zen 5, one thread, grouped ÷ not, in one process (m×n×k,
 /// 21 rounds): 24×2048×2048 1.15×, 24×4096×1024 1.16×, 48×2048×4096 1.14×,
@@ -834,7 +851,9 @@ unsafe fn macro_block(
                 // call; what it leaves (tiles the ISA cannot run narrow, or every tile of a
                 // row panel that packs B or is interleaved) runs tile by tile.
                 let first_left = if last.is_none() {
-                    // SAFETY: the caller's contract for this block; B is packed (no fill).
+                    // SAFETY: the caller's contract for this block; B is packed or read in
+                    // place, `whole_row` runs nothing for a row panel that packs B, and the
+                    // thread's first row panel has packed every panel of the later ones.
                     unsafe { this.whole_row(&block) }
                 } else {
                     panels.0
@@ -889,7 +908,8 @@ struct RowPanel {
     tile_fn: TileFn,
     /// Tiles write C directly (row-major C and a tile exactly as tall as the panel).
     fast_rows: bool,
-    /// Each destination at (ci, jc).
+    /// Each destination at (ci, jc) (for unit column strides: read only where
+    /// `fast_rows`).
     row_dst: [Dst; MAX_DST],
     /// Where this row panel packs B (the thread's first, see [`fills_b`]).
     fill: Option<BFill>,
@@ -982,7 +1002,8 @@ impl RowPanel {
     /// Runs this row panel's tile for B panel `q` of the block.
     ///
     /// # Safety
-    /// As [`macro_block`]'s; where this row panel does not pack B, panel `q` is packed.
+    /// As [`macro_block`]'s; where this row panel does not pack B, panel `q` is packed
+    /// already or B is read in place.
     unsafe fn tile(&self, block: &Block<'_>, q: usize) {
         let (micro, src, kc) = (block.micro, block.src, block.kc);
         let nr = micro.nr;
@@ -1142,6 +1163,71 @@ fn split(len: usize, unit: usize, parts: usize, part: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An L3 size for [`grouping_l3`] to report instead of the host's (0: the host's).
+    pub(super) static L3_FOR_GROUPING: std::sync::atomic::AtomicUsize =
+        std::sync::atomic::AtomicUsize::new(0);
+
+    /// The grouped path (B-packing tiles prefetching for the next panels, 256-deep slabs,
+    /// the interleaved last row panel) computes exact products whatever the host's L3:
+    /// with L3 taken as 64 KiB every B here groups. One and two destinations (the second
+    /// accumulated with coefficient −2, as `mp`'s fused products do), one to three threads.
+    #[test]
+    fn grouped_b_packing_computes_exact_products() {
+        L3_FOR_GROUPING.store(64 << 10, std::sync::atomic::Ordering::Relaxed);
+        let micro = crate::packed::PackedKernel::new().plan().0;
+        let blk = crate::packed::PackedKernel::new().plan().1;
+        for (m, n, k) in [(13, 1024, 600), (40, 1024, 600), (64, 1100, 520)] {
+            assert!(k * n > DIRECT_B_MAX, "B is packed, not read in place");
+            assert!(fill_b_group(k, n, grouping_l3()) > 1);
+            let ints = |len: usize, s: usize| {
+                (0..len)
+                    .map(|i| ((i * 7 + s) % 5) as f32 - 2.0)
+                    .collect::<Vec<_>>()
+            };
+            let (a, b) = (ints(m * k, 1), ints(k * n, 3));
+            let mut want = vec![0.0f32; m * n];
+            for i in 0..m {
+                for j in 0..n {
+                    want[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+                }
+            }
+            let second: Vec<f32> = want.iter().map(|w| 1.0 - 2.0 * w).collect();
+            for threads in 1..=3 {
+                let (mut c0, mut c1) = (vec![f32::NAN; m * n], vec![1.0f32; m * n]);
+                let at = [term(k, 1)].map(|t| Term {
+                    ptr: a.as_ptr(),
+                    ..t
+                });
+                let bt = [term(1, n)].map(|t| Term {
+                    ptr: b.as_ptr(),
+                    ..t
+                });
+                let dst = |c: &mut Vec<f32>, coef, overwrite| CDst {
+                    ptr: c.as_mut_ptr(),
+                    rs: n,
+                    cs: 1,
+                    coef,
+                    overwrite,
+                };
+                let cs = [dst(&mut c0, 1.0, true), dst(&mut c1, -2.0, false)];
+                let p = Product {
+                    m,
+                    n,
+                    k,
+                    a: &at,
+                    b: &bt,
+                    c: &cs,
+                };
+                // SAFETY: the terms cover m×k and k×n floats of `a` and `b`; the
+                // destinations are distinct m×n buffers.
+                unsafe { run(micro, blk, p, threads) };
+                assert_eq!(c0, want, "{m}x{n}x{k} threads {threads}");
+                assert_eq!(c1, second, "{m}x{n}x{k} threads {threads}");
+            }
+        }
+        L3_FOR_GROUPING.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
 
     #[test]
     fn splits_cover_the_range() {

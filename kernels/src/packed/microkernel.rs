@@ -170,7 +170,7 @@ pub unsafe fn tile_rows<S: Simd, const MR: usize, const NV: usize, const AS: usi
 /// With `ahead > 0` the tile also prefetches, at each k step, the same B row's lines of
 /// the `ahead` panels to its right (B in place, NR floats each), which the next tiles of
 /// the row panel read: B's rows are then fetched `(1 + ahead)·NR` floats at a time
-/// instead of one panel's two lines per row, pages apart (see `driver::prefetch_ahead`).
+/// instead of one panel's NR per row, pages apart (see `driver::prefetch_ahead`).
 ///
 /// # Safety
 /// As [`tile_rows`] with `MR = AS`; `packed` is valid for writing `kc` groups of NR floats
@@ -522,6 +522,25 @@ pub type RowFn = unsafe fn(usize, *const f32, usize, *const f32, usize, usize, &
 pub type PackingTileFn =
     unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst], usize, *mut f32, usize);
 
+/// One entry point of an ISA: an `unsafe fn` carrying the ISA's attributes (its
+/// `#[target_feature]`) that passes its arguments on to the generic body given, so the body
+/// inlines into code compiled for that ISA ([`tile_entries`]).
+macro_rules! isa_entry {
+    (
+        $(#[$attr:meta])*
+        fn $name:ident [$($generics:tt)*] ($($arg:ident: $ty:ty),* $(,)?) => $($body:tt)*
+    ) => {
+        $(#[$attr])*
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name<$($generics)*>($($arg: $ty),*) {
+            // SAFETY: compiled for this ISA (the attributes given), which the caller
+            // detected; the panel and destination contract is the caller's.
+            unsafe { $($body)*($($arg),*) }
+        }
+    };
+}
+pub(crate) use isa_entry;
+
 /// Defines one ISA's tile entry points, so each ISA file states only what differs (vector
 /// type, the attributes its entries carry (its `#[target_feature]`, none for the portable
 /// tile), tile shape, which partial tiles it has):
@@ -534,75 +553,55 @@ pub type PackingTileFn =
 /// - `run_row`: every tile of a full row panel (see [`Micro::run_row`]).
 macro_rules! tile_entries {
     ($(#[$attr:meta])* $simd:ty, rows $mr:ident, vectors $nv:ident, partial [$($r:literal),*]) => {
-        /// The tile for the first `R` rows of this ISA's tile (the last, partial row
-        /// panel; all of them for the full tile).
-        $(#[$attr])*
-        unsafe fn run_rows<const R: usize>(
-            kc: usize,
-            a: *const f32,
-            ars: usize,
-            b: *const f32,
-            bs: usize,
-            dst: &[$crate::packed::microkernel::Dst],
-            cols: usize,
-        ) {
-            // SAFETY: compiled for this ISA (the attributes given), which the caller
-            // detected; the panel and destination contract is the caller's.
-            unsafe {
-                $crate::packed::microkernel::tile_rows::<$simd, R, $nv, $mr>(
-                    kc, a, ars, b, bs, dst, cols,
-                )
-            }
-        }
+        $crate::packed::microkernel::isa_entry!(
+            /// The tile for the first `R` rows of this ISA's tile (the last, partial row
+            /// panel; all of them for the full tile).
+            $(#[$attr])*
+            fn run_rows[const R: usize](
+                kc: usize,
+                a: *const f32,
+                ars: usize,
+                b: *const f32,
+                bs: usize,
+                dst: &[$crate::packed::microkernel::Dst],
+                cols: usize,
+            ) => $crate::packed::microkernel::tile_rows::<$simd, R, $nv, $mr>
+        );
 
-        /// Every tile of a full row panel.
-        #[allow(clippy::too_many_arguments)]
-        $(#[$attr])*
-        unsafe fn run_row(
-            kc: usize,
-            a: *const f32,
-            ars: usize,
-            b: *const f32,
-            panel_step: usize,
-            bs: usize,
-            dst: &[$crate::packed::microkernel::Dst],
-            cols: usize,
-        ) {
-            // SAFETY: compiled for this ISA (the attributes given), which the caller
-            // detected; the panel and destination contract is the caller's.
-            unsafe {
-                $crate::packed::microkernel::row_tiles::<$simd, $mr, $nv>(
-                    kc, a, ars, b, panel_step, bs, dst, cols,
-                )
-            }
-        }
+        $crate::packed::microkernel::isa_entry!(
+            /// Every tile of a full row panel.
+            $(#[$attr])*
+            fn run_row[](
+                kc: usize,
+                a: *const f32,
+                ars: usize,
+                b: *const f32,
+                panel_step: usize,
+                bs: usize,
+                dst: &[$crate::packed::microkernel::Dst],
+                cols: usize,
+            ) => $crate::packed::microkernel::row_tiles::<$simd, $mr, $nv>
+        );
 
         /// Tiles for the last, partial row panel, shortest first.
         const PARTIAL: &[(usize, $crate::packed::microkernel::TileFn)] =
             &[$(($r, run_rows::<$r>)),*];
 
-        /// The full tile, reading B in place and packing it as it goes.
-        #[allow(clippy::too_many_arguments)]
-        $(#[$attr])*
-        unsafe fn run_packing_b(
-            kc: usize,
-            a: *const f32,
-            ars: usize,
-            b: *const f32,
-            bs: usize,
-            dst: &[$crate::packed::microkernel::Dst],
-            cols: usize,
-            packed: *mut f32,
-            ahead: usize,
-        ) {
-            // SAFETY: compiled for this ISA (the attributes given), which the caller
-            // detected; the panel and destination contract is the caller's.
-            unsafe {
-                $crate::packed::microkernel::tile_packing_b::<$simd, $mr, $nv>(
-                    kc, a, ars, b, bs, dst, cols, packed, ahead,
-                )
-            }
-        }
+        $crate::packed::microkernel::isa_entry!(
+            /// The full tile, reading B in place and packing it as it goes.
+            $(#[$attr])*
+            fn run_packing_b[](
+                kc: usize,
+                a: *const f32,
+                ars: usize,
+                b: *const f32,
+                bs: usize,
+                dst: &[$crate::packed::microkernel::Dst],
+                cols: usize,
+                packed: *mut f32,
+                ahead: usize,
+            ) => $crate::packed::microkernel::tile_packing_b::<$simd, $mr, $nv>
+        );
     };
 }
 pub(crate) use tile_entries;
