@@ -1164,6 +1164,34 @@ fn split(len: usize, unit: usize, parts: usize, part: usize) -> (usize, usize) {
 mod tests {
     use super::*;
 
+    /// `len` integers in −2..=2 (from seed `s`): their products and sums of up to millions
+    /// of them are exact in f32, so results compare with `==`.
+    fn small_ints(len: usize, s: usize) -> Vec<f32> {
+        (0..len).map(|i| ((i * 7 + s) % 5) as f32 - 2.0).collect()
+    }
+
+    /// The row-major m×n product of row-major `a` (m×k) and `b` (k×n), by the definition.
+    fn reference_product(a: &[f32], b: &[f32], (m, n, k): (usize, usize, usize)) -> Vec<f32> {
+        let mut c = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    /// A row-major destination in `c`, rows `n` apart.
+    fn out_dst(c: &mut [f32], n: usize, coef: f32, overwrite: bool) -> CDst {
+        CDst {
+            ptr: c.as_mut_ptr(),
+            rs: n,
+            cs: 1,
+            coef,
+            overwrite,
+        }
+    }
+
     /// An L3 size for [`grouping_l3`] to report instead of the host's (0: the host's).
     pub(super) static L3_FOR_GROUPING: std::sync::atomic::AtomicUsize =
         std::sync::atomic::AtomicUsize::new(0);
@@ -1180,18 +1208,8 @@ mod tests {
         for (m, n, k) in [(13, 1024, 600), (40, 1024, 600), (64, 1100, 520)] {
             assert!(k * n > DIRECT_B_MAX, "B is packed, not read in place");
             assert!(fill_b_group(k, n, grouping_l3()) > 1);
-            let ints = |len: usize, s: usize| {
-                (0..len)
-                    .map(|i| ((i * 7 + s) % 5) as f32 - 2.0)
-                    .collect::<Vec<_>>()
-            };
-            let (a, b) = (ints(m * k, 1), ints(k * n, 3));
-            let mut want = vec![0.0f32; m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    want[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
-                }
-            }
+            let (a, b) = (small_ints(m * k, 1), small_ints(k * n, 3));
+            let want = reference_product(&a, &b, (m, n, k));
             let second: Vec<f32> = want.iter().map(|w| 1.0 - 2.0 * w).collect();
             for threads in 1..=3 {
                 let (mut c0, mut c1) = (vec![f32::NAN; m * n], vec![1.0f32; m * n]);
@@ -1203,14 +1221,10 @@ mod tests {
                     ptr: b.as_ptr(),
                     ..t
                 });
-                let dst = |c: &mut Vec<f32>, coef, overwrite| CDst {
-                    ptr: c.as_mut_ptr(),
-                    rs: n,
-                    cs: 1,
-                    coef,
-                    overwrite,
-                };
-                let cs = [dst(&mut c0, 1.0, true), dst(&mut c1, -2.0, false)];
+                let cs = [
+                    out_dst(&mut c0, n, 1.0, true),
+                    out_dst(&mut c1, n, -2.0, false),
+                ];
                 let p = Product {
                     m,
                     n,
@@ -1321,18 +1335,8 @@ mod tests {
             let plain = Blocking::with_rule(micro.mr, micro.nr, cache_sizes(), rule);
             let fused = plain.for_destinations(micro.mr, micro.nr, cache_sizes(), rule);
             for k in [300, 1500, 2500] {
-                let ints = |len: usize, s: usize| {
-                    (0..len)
-                        .map(|i| ((i * 7 + s) % 5) as f32 - 2.0)
-                        .collect::<Vec<_>>()
-                };
-                let (a, b) = (ints(m * k, 1), ints(k * n, 3));
-                let mut want = vec![0.0f32; m * n];
-                for i in 0..m {
-                    for j in 0..n {
-                        want[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
-                    }
-                }
+                let (a, b) = (small_ints(m * k, 1), small_ints(k * n, 3));
+                let want = reference_product(&a, &b, (m, n, k));
                 let at = [Term {
                     ptr: a.as_ptr(),
                     xs: k,
@@ -1348,15 +1352,11 @@ mod tests {
                 // One destination overwritten; two: the first overwritten, the second
                 // accumulated with coefficient -2 onto ones.
                 let (mut c0, mut c1) = (vec![f32::NAN; m * n], vec![1.0f32; m * n]);
-                let dst = |c: &mut Vec<f32>, coef, overwrite| CDst {
-                    ptr: c.as_mut_ptr(),
-                    rs: n,
-                    cs: 1,
-                    coef,
-                    overwrite,
-                };
                 for (blk, two) in [(plain, false), (fused, true)] {
-                    let cs = [dst(&mut c0, 1.0, true), dst(&mut c1, -2.0, false)];
+                    let cs = [
+                        out_dst(&mut c0, n, 1.0, true),
+                        out_dst(&mut c1, n, -2.0, false),
+                    ];
                     let p = Product {
                         m,
                         n,
