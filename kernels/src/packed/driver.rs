@@ -17,7 +17,7 @@
 //! swapped. `blocking.rs` sizes the blocks for that order.
 
 use super::blocking::{Blocking, cache_sizes};
-use super::microkernel::{Dst, MAX_DST, Micro, TileFn};
+use super::microkernel::{Dst, MAX_DST, Micro, TileFn, shifted};
 use super::pack::{Term, pack, pack_b};
 use super::parallel::{run_chunks, run_parts};
 use super::scratch::{Slot, with_buffer};
@@ -927,12 +927,7 @@ impl RowPanel {
         let (tile_rows, tile_fn) = block.micro.for_rows(rows);
         // In place, a taller tile would read past A's last row.
         debug_assert!(a.1 == 0 || tile_rows == rows);
-        let mut row_dst = [Dst {
-            ptr: std::ptr::null_mut(),
-            rs: 0,
-            coef: 0.0,
-            overwrite: false,
-        }; MAX_DST];
+        let mut row_dst = [Dst::UNUSED; MAX_DST];
         for (o, c) in row_dst.iter_mut().zip(block.p.c) {
             *o = Dst {
                 // Wrapping: only the tiles' offsets from it are dereferenced.
@@ -977,10 +972,7 @@ impl RowPanel {
             return first;
         }
         let n_dst = block.p.c.len();
-        let mut d = self.row_dst;
-        for o in &mut d[..n_dst] {
-            o.ptr = o.ptr.wrapping_add(first * nr);
-        }
+        let d = shifted(&self.row_dst[..n_dst], first * nr);
         let (a_panel, ars) = self.a;
         let b = src.ptr.wrapping_add(first * src.panel_step);
         // SAFETY: as `tile` for each panel of `first..first + ⌈cols / nr⌉`.
@@ -1019,10 +1011,7 @@ impl RowPanel {
         unsafe {
             if self.fast_rows && (cols == nr || micro.column_tails()) {
                 let n_dst = block.p.c.len();
-                let mut d = self.row_dst;
-                for o in &mut d[..n_dst] {
-                    o.ptr = o.ptr.add(j0);
-                }
+                let d = shifted(&self.row_dst[..n_dst], j0);
                 let d = &d[..n_dst];
                 if let Some(f) = self.fill {
                     let from = f.ptr.wrapping_add(j0);
@@ -1211,16 +1200,16 @@ mod tests {
             let (a, b) = (small_ints(m * k, 1), small_ints(k * n, 3));
             let want = reference_product(&a, &b, (m, n, k));
             let second: Vec<f32> = want.iter().map(|w| 1.0 - 2.0 * w).collect();
+            let at = [term(k, 1)].map(|t| Term {
+                ptr: a.as_ptr(),
+                ..t
+            });
+            let bt = [term(1, n)].map(|t| Term {
+                ptr: b.as_ptr(),
+                ..t
+            });
             for threads in 1..=3 {
                 let (mut c0, mut c1) = (vec![f32::NAN; m * n], vec![1.0f32; m * n]);
-                let at = [term(k, 1)].map(|t| Term {
-                    ptr: a.as_ptr(),
-                    ..t
-                });
-                let bt = [term(1, n)].map(|t| Term {
-                    ptr: b.as_ptr(),
-                    ..t
-                });
                 let cs = [
                     out_dst(&mut c0, n, 1.0, true),
                     out_dst(&mut c1, n, -2.0, false),
