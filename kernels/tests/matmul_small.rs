@@ -114,7 +114,8 @@ fn small_in_place_products_match_naive_exactly() {
 /// that masks them) through each path that reads B and writes C in place: the small
 /// in-place path, the general path with B in place (few row panels) and with B
 /// packed (many), serial and on two threads (column halves), both `Accum` modes; plus
-/// narrow outputs whose A is read in place (kept untransposed where tails are masked).
+/// narrow outputs whose A is read in place (kept untransposed where tails are masked), and
+/// tails of one to four columns past whole vectors, which masked ISAs compute as dots.
 #[test]
 fn column_tails_match_naive_exactly() {
     let mut cases = Vec::new();
@@ -128,6 +129,11 @@ fn column_tails_match_naive_exactly() {
         (300, 100, &[70, 100][..]),
         // Narrow outputs, A in place.
         (64, 40, &[10, 3][..]),
+        // Tails of 1–4 columns past whole vectors, computed as dots where tails are
+        // masked: rows not a multiple of the three or four read at once, k with a
+        // partial vector, and (700 rows) outputs split across two threads.
+        (101, 37, &[97, 98, 99, 100, 36][..]),
+        (700, 40, &[36, 20][..]),
     ];
     for (m, k, widths) in shapes {
         for &n in widths {

@@ -52,9 +52,9 @@ pub fn axpy_passes(count: usize) -> usize {
 /// `p < k`, with M's element `(j, p)` at `m + j·ms + p` for [`dots`] or `m + p·ms + j` for
 /// [`axpys`], written to `out` (output `j` at `out.ptr + j·out.rs`).
 ///
-/// [`axpys`] computes `count` such products of the same M at once (a few rows of A times
-/// B): vector `i` at `x + i·x_next`, its outputs at `out.ptr + i·out_next`. [`dots`] takes
-/// one (`count = 1`).
+/// Both compute `count` such products of the same M at once: vector `i` at
+/// `x + i·x_next`, its outputs at `out.ptr + i·out_next` ([`axpys`]: a few rows of A times
+/// B; [`dots`]: up to [`DOT_VECTORS`] columns of B times A, a column tail of C).
 #[derive(Clone, Copy, Debug)]
 pub struct MatVec {
     pub k: usize,
@@ -92,27 +92,47 @@ unsafe fn put(out: &Dst, j: usize, value: f32) {
     }
 }
 
+/// Most vectors `x` [`dots`] takes at once.
+pub const DOT_VECTORS: usize = 4;
+
 /// `v` as dot products of `len` rows of M (each `k` contiguous floats, `ms` apart) with
 /// the contiguous `x` (`xs = 1`): four rows at a time ([`dot_rows`]), the last few one by
-/// one.
+/// one; with two to [`DOT_VECTORS`] vectors `x`, each row with all of them at once
+/// ([`dot_tile`]).
 ///
 /// # Safety
-/// `S`'s ISA is available; `x` holds `k` contiguous floats, M `len` rows of `k` floats `ms`
-/// apart; the `len` outputs are writable, disjoint from M and `x`.
+/// `S`'s ISA is available; each `x` holds `k` contiguous floats, M `len` rows of `k`
+/// floats `ms` apart; the `count × len` outputs are writable, disjoint from each other, M
+/// and the `x`.
 #[inline(always)]
 pub unsafe fn dots<S: Simd>(v: &MatVec) {
+    debug_assert_eq!(v.xs, 1);
+    // SAFETY: the caller's contract.
+    unsafe {
+        match v.count {
+            1 => dots_one::<S>(v),
+            2 => dots_many::<S, DOT_ROWS, 2>(v),
+            3 => dots_many::<S, DOT_ROWS, 3>(v),
+            _ => dots_many::<S, 3, DOT_VECTORS>(v),
+        }
+    }
+}
+
+/// [`dots`] for one vector `x`.
+///
+/// # Safety
+/// As [`dots`], with `count = 1`.
+#[inline(always)]
+unsafe fn dots_one<S: Simd>(v: &MatVec) {
     let &MatVec {
         k,
         x,
-        xs,
         m,
         ms,
         len,
         out,
         ..
     } = v;
-    debug_assert_eq!(xs, 1);
-    debug_assert_eq!(v.count, 1);
     // SAFETY: rows j < len of M and outputs j < len, as the caller guarantees.
     unsafe {
         let mut j = 0;
@@ -128,6 +148,81 @@ pub unsafe fn dots<S: Simd>(v: &MatVec) {
             put(&out, j, s);
             j += 1;
         }
+    }
+}
+
+/// [`dots`] for `T` vectors `x`: [`DOT_ROWS`] rows of M at a time, each row's vectors
+/// loaded once for all `T`.
+///
+/// # Safety
+/// As [`dots`], with `count = T`.
+#[inline(always)]
+unsafe fn dots_many<S: Simd, const R: usize, const T: usize>(v: &MatVec) {
+    debug_assert_eq!(v.count, T);
+    let xs: [*const f32; T] = std::array::from_fn(|i| v.x.wrapping_add(i * v.x_next));
+    let outs: [Dst; T] = std::array::from_fn(|i| Dst {
+        ptr: v.out.ptr.wrapping_add(i * v.out_next),
+        ..v.out
+    });
+    // SAFETY: rows j < len of M, the T vectors and their outputs, as the caller guarantees.
+    unsafe {
+        let mut j = 0;
+        while j + R <= v.len {
+            let rows = std::array::from_fn(|r| v.m.add((j + r) * v.ms));
+            let sums = dot_tile::<S, R, T>(v.k, xs, rows);
+            for (r, row) in sums.into_iter().enumerate() {
+                for (out, s) in outs.iter().zip(row) {
+                    put(out, j + r, s);
+                }
+            }
+            j += R;
+        }
+        while j < v.len {
+            let [row] = dot_tile::<S, 1, T>(v.k, xs, [v.m.add(j * v.ms)]);
+            for (out, s) in outs.iter().zip(row) {
+                put(out, j, s);
+            }
+            j += 1;
+        }
+    }
+}
+
+/// The dot products of `R` rows with each of `T` vectors `x` (all `k` contiguous floats):
+/// one vector of each per step, so each row load serves `T` FMAs and each `x` load `R`
+/// (`R·T` independent FMA chains); a partial last vector is masked.
+///
+/// # Safety
+/// `S`'s ISA is available; every `x` and every row hold `k` floats.
+#[inline(always)]
+unsafe fn dot_tile<S: Simd, const R: usize, const T: usize>(
+    k: usize,
+    xs: [*const f32; T],
+    rows: [*const f32; R],
+) -> [[f32; T]; R] {
+    let l = S::LANES;
+    // SAFETY: every read is at p < k of an `x` or a row.
+    unsafe {
+        let mut acc = [[S::zero(); T]; R];
+        let mut p = 0;
+        while p < k {
+            let lanes = (k - p).min(l);
+            let load = |ptr: *const f32| {
+                if lanes == l {
+                    S::load(ptr.add(p))
+                } else {
+                    S::load_first(ptr.add(p), lanes)
+                }
+            };
+            let xv = xs.map(load);
+            for (row, a) in rows.iter().zip(acc.iter_mut()) {
+                let rv = load(*row);
+                for (a, &xv) in a.iter_mut().zip(&xv) {
+                    *a = S::fma(rv, xv, *a);
+                }
+            }
+            p += lanes;
+        }
+        acc.map(|a| a.map(|v| S::sum(v)))
     }
 }
 
