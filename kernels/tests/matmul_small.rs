@@ -125,8 +125,10 @@ fn column_tails_match_naive_exactly() {
         (24, 64, &[20, 50, 70][..]),
         // General path, B in place (150 rows: few panels).
         (150, 300, &[50, 100][..]),
-        // General path, B packed (300 rows).
-        (300, 100, &[70, 100][..]),
+        // General path, B packed (400 rows: more than B in place beside L2 serves).
+        (400, 100, &[70, 100][..]),
+        // General path, B in place for up to 32 row panels (a B under half of L2).
+        (300, 100, &[70][..]),
         // Narrow outputs, A in place.
         (64, 40, &[10, 3][..]),
         // Tails of 1–4 columns past whole vectors, computed as dots where tails are

@@ -147,6 +147,7 @@ unsafe fn run_tiles(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize)
     let direct_b = b_panels_in_place(&micro, p.b, n)
         && ((k * n <= DIRECT_B_MAX
             && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL))
+            || b_in_place_beside_l2(&p, rows_per_thread, mr, cache_sizes().l2)
             || (rows_per_thread <= DIRECT_B_FEW_ROWS
                 && (!p.b[0].ps.is_multiple_of(1024) || one_half_full_panel(rows_per_thread, mr))));
     // Where B is read in place, nothing packs it (`fill_b` only applies to packed B).
@@ -704,6 +705,27 @@ const DIRECT_B_MAX_PANELS: usize = 16;
 
 /// A B of at most this many floats (16 KiB, well inside L1) is always read in place.
 const DIRECT_B_SMALL: usize = 4 * 1024;
+
+/// Most row panels per thread that read B in place under [`b_in_place_beside_l2`].
+const DIRECT_B_L2_PANELS: usize = 32;
+
+/// Whether B is read in place by more row panels than [`DIRECT_B_MAX_PANELS`], up to
+/// [`DIRECT_B_L2_PANELS`]: where it takes at most half of L2 (`l2` bytes) and its rows are
+/// not a multiple of 2 KiB apart. Such a B stays in L2 for every row panel, so its
+/// packing pass (7.5% of 256³, `perf record`) costs more than reading it in place; with
+/// rows 2 or 4 KiB apart, their panel lines crowd a few L1 sets.
+/// Measured on Zen 5, in place ÷ packed, alternating in one process (m×k·k×n, 201–401
+/// rounds): one thread 256³ 1.03× (0.99–1.04× over four runs), 320³ 1.02–1.03×,
+/// 200×256·256×256 1.05×, 300×256·256×256 1.02×, 256×256·256×200 1.03×,
+/// 256×256·256×128 1.04×, 384×256·256×256 1.00×; two threads 256³ 1.04×,
+/// 384×256·256×256 1.02×. Left packed: rows 4 KiB apart (256×128·128×1024 0.85×,
+/// 300×64·64×1024 0.84×) or 2 KiB apart (256×256·256×512 0.96–1.02×), and a larger B
+/// (384³ 0.98–1.02×, 448³ 0.95×, 512³ 0.84×, 256×1024·1024×256 0.90×).
+fn b_in_place_beside_l2(p: &Product<'_>, rows_per_thread: usize, mr: usize, l2: usize) -> bool {
+    rows_per_thread <= DIRECT_B_L2_PANELS * mr
+        && p.k * p.n * std::mem::size_of::<f32>() <= l2 / 2
+        && !p.b[0].ps.is_multiple_of(512)
+}
 
 /// Rows per thread up to which B is read in place whatever its size, unless its rows are a
 /// multiple of 4 KiB apart (then only for one row panel, [`one_half_full_panel`]): packing
@@ -1599,6 +1621,34 @@ mod tests {
         assert_eq!(slab_depth(1024, true), 256);
         assert_eq!(slab_depth(1024, false), 1024);
         assert_eq!(slab_depth(128, true), 128);
+    }
+
+    #[test]
+    fn b_under_half_of_l2_is_read_in_place_by_up_to_32_row_panels() {
+        let l2 = 1 << 20;
+        let (a, c) = ([term(1024, 1)], [dst(1024)]);
+        // B k×n, rows n floats apart, read by `rows` rows of one thread.
+        let in_place = |k: usize, n: usize, rows: usize, l2: usize| {
+            let b = [term(1, n)];
+            let p = Product {
+                m: rows,
+                n,
+                k,
+                a: &a,
+                b: &b,
+                c: &c,
+            };
+            b_in_place_beside_l2(&p, rows, 12, l2)
+        };
+        // 256×256 floats are a quarter of L2: up to 32 row panels of 12.
+        assert!(in_place(256, 256, 384, l2));
+        assert!(!in_place(256, 256, 385, l2));
+        // Half of L2, but rows 2 KiB apart; rows 4 KiB apart.
+        assert!(!in_place(256, 512, 256, l2));
+        assert!(!in_place(128, 1024, 256, l2));
+        // 384×384 floats are 576 KiB: over half of this L2, under half of twice it.
+        assert!(!in_place(384, 384, 384, l2));
+        assert!(in_place(384, 384, 384, 2 * l2));
     }
 
     #[test]
