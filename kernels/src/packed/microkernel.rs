@@ -150,6 +150,9 @@ pub fn col_step<S: Simd>(nv: usize) -> usize {
 /// Most f32 lanes of any ISA's vector (AVX-512).
 const MAX_LANES: usize = 16;
 
+/// Floats per cache line (64 bytes): the stride of the prefetches of A.
+const A_LINE: usize = 16;
+
 /// How many k steps ahead the packed B panel is prefetched.
 const PREFETCH_STEPS: usize = 8;
 
@@ -217,6 +220,7 @@ pub unsafe fn tile_packing_b<S: Simd, const MR: usize, const NV: usize>(
         ptr: packed,
         stride: NV * S::LANES,
         ahead,
+        ..PackB::NONE
     };
     // SAFETY: as this function's contract.
     unsafe { by_width::<S, MR, NV, MR, true>(kc, a, ars, b, bs, dst, cols, pack) }
@@ -243,6 +247,7 @@ pub unsafe fn row_tiles<S: Simd, const MR: usize, const NV: usize>(
     bs: usize,
     dst: &[Dst],
     cols: usize,
+    fetch: RowFetch,
 ) {
     let nr = NV * S::LANES;
     debug_assert!(dst.len() <= MAX_DST && (S::MASKED_TAILS || cols.is_multiple_of(nr)));
@@ -258,38 +263,59 @@ pub unsafe fn row_tiles<S: Simd, const MR: usize, const NV: usize>(
                 o.ptr = r.ptr.add(j0);
             }
             let width = nr.min(cols - j0);
-            by_width::<S, MR, NV, MR, false>(
-                kc,
-                a,
-                ars,
-                panel,
-                bs,
-                &d[..dst.len()],
-                width,
-                PackB::NONE,
-            );
+            let next_a = if j0 == 0 && ars != 0 && fetch.next_a {
+                a.wrapping_add(MR * ars)
+            } else {
+                std::ptr::null()
+            };
+            let extra = PackB {
+                next_a,
+                overwritten_c: fetch.overwritten_c,
+                ..PackB::NONE
+            };
+            by_width::<S, MR, NV, MR, false>(kc, a, ars, panel, bs, &d[..dst.len()], width, extra);
             j0 += nr;
             panel = panel.wrapping_add(panel_step);
         }
     }
 }
 
-/// Where a tile copies the B steps it reads (`PACK` tiles only): step `p` at
-/// `ptr + p·stride`; and how many panels to its right it prefetches B for.
+/// What a tile does beside its product: where it copies the B steps it reads (`PACK`
+/// tiles only: step `p` at `ptr + p·stride`) and how many panels to its right it
+/// prefetches B for; the rows of A it prefetches for the next row panel (`next_a`, null
+/// for none) and whether it prefetches destination tiles it overwrites (see [`RowFetch`]).
 #[derive(Clone, Copy)]
 struct PackB {
     ptr: *mut f32,
     stride: usize,
     ahead: usize,
+    next_a: *const f32,
+    overwritten_c: bool,
 }
 
 impl PackB {
-    /// No copy (tiles with `PACK = false` never read it).
+    /// No copy, no prefetch beyond the default (tiles with `PACK = false` never read the
+    /// copy fields).
     const NONE: PackB = PackB {
         ptr: std::ptr::null_mut(),
         stride: 0,
         ahead: 0,
+        next_a: std::ptr::null(),
+        overwritten_c: false,
     };
+}
+
+/// The prefetches a row of tiles ([`row_tiles`]) issues beside its work, for operands too
+/// large to be in cache still (the driver decides, `driver::row_fetch`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RowFetch {
+    /// The first tile, reading A in place, requests the next row panel's A rows, one line
+    /// per k step, so they arrive while this row panel computes.
+    pub next_a: bool,
+    /// Every tile requests its destination lines before its k loop also where it
+    /// overwrites them (by default only tiles that accumulate do), so the write-back after
+    /// the k loop does not stall on lines that are not in cache.
+    pub overwritten_c: bool,
 }
 
 /// Dispatches a tile `cols` wide to the variant with as many vectors as it needs (see
@@ -360,10 +386,11 @@ unsafe fn tile<
     unsafe {
         let mut acc = [[S::zero(); NV]; MR];
         // Prefetch every line of each accumulated destination tile now, so the write-back
-        // after the k loop does not wait on memory. Overwritten tiles are not read, and a
-        // read prefetch only adds a request before the store claims the line (Xeon host,
-        // one thread, same process: 4096×64·64×64 +6%, 32³ and 64³ +2%, n ≥ 512 ±0.5%).
-        for d in dst.iter().filter(|d| !d.overwrite) {
+        // after the k loop does not wait on memory (Xeon host, one thread, same process:
+        // 4096×64·64×64 +6%, 32³ and 64³ +2%, n ≥ 512 ±0.5%). Overwritten tiles are not
+        // read; they are prefetched only where the driver expects C out of cache
+        // (`RowFetch::overwritten_c`), as a cache-resident C only pays the requests.
+        for d in dst.iter().filter(|d| pack.overwritten_c || !d.overwrite) {
             for i in 0..MR {
                 for j in (0..nr).step_by(16) {
                     S::prefetch(d.ptr.wrapping_add(i * d.rs + j));
@@ -481,11 +508,27 @@ unsafe fn k_loop<
     pack: PackB,
 ) {
     let mut packed = pack.ptr;
+    // The next row panel's A (in place, rows `ars` apart), one line per k step: row
+    // `pf_row`, floats `pf_at..`, until every row's kc floats are requested.
+    let pf_end = if DIRECT && !pack.next_a.is_null() {
+        kc
+    } else {
+        0
+    };
+    let (mut pf_row, mut pf_at) = (0, 0);
     // SAFETY: reads stay inside A's rows / panel and B's k steps (`p < kc`), and copies
     // inside the packed panel, as the caller guarantees; prefetch addresses need not be
     // valid.
     unsafe {
         for _ in 0..kc {
+            if pf_at < pf_end {
+                S::prefetch(pack.next_a.wrapping_add(pf_row * ars + pf_at));
+                pf_row += 1;
+                if pf_row == MR {
+                    pf_row = 0;
+                    pf_at += A_LINE;
+                }
+            }
             let mut bv = [S::zero(); NV];
             for (v, x) in bv.iter_mut().enumerate() {
                 *x = if TAIL && v == NV - 1 {
@@ -533,9 +576,10 @@ unsafe fn k_loop<
 pub type TileFn = unsafe fn(usize, *const f32, usize, *const f32, usize, &[Dst], usize);
 
 /// Every tile of a full row panel: `(kc, A, A row stride (0: packed panel), first B panel,
-/// B panel step, B step stride, destinations at the panel's first column, columns)`; see
-/// [`row_tiles`].
-pub type RowFn = unsafe fn(usize, *const f32, usize, *const f32, usize, usize, &[Dst], usize);
+/// B panel step, B step stride, destinations at the panel's first column, columns,
+/// prefetches)`; see [`row_tiles`].
+pub type RowFn =
+    unsafe fn(usize, *const f32, usize, *const f32, usize, usize, &[Dst], usize, RowFetch);
 
 /// The full tile that also packs the B panel it reads in place: a [`TileFn`]'s arguments,
 /// the packed panel to write and the panels to its right to prefetch B for; see
@@ -601,6 +645,7 @@ macro_rules! tile_entries {
                 bs: usize,
                 dst: &[$crate::packed::microkernel::Dst],
                 cols: usize,
+                fetch: $crate::packed::microkernel::RowFetch,
             ) => $crate::packed::microkernel::row_tiles::<$simd, $mr, $nv>
         );
 
