@@ -397,19 +397,22 @@ unsafe fn tile<
                 }
             }
         }
-        // Tiles that prefetch ahead for the next panels are a variant of their own, so the
-        // others keep a k loop without that inner loop.
-        match (ars == 0, PACK && pack.ahead > 0) {
-            (true, false) => k_loop::<S, MR, NV, false, TAIL, PACK, false>(
+        // Tiles that prefetch ahead for the next panels, or the next row panel's A, are
+        // variants of their own, so the others keep a k loop without that work.
+        match (ars == 0, PACK && pack.ahead > 0, !pack.next_a.is_null()) {
+            (true, false, _) => k_loop::<S, MR, NV, false, TAIL, PACK, false, false>(
                 &mut acc, kc, a, 0, AS, b, bs, last, pack,
             ),
-            (true, true) => k_loop::<S, MR, NV, false, TAIL, PACK, true>(
+            (true, true, _) => k_loop::<S, MR, NV, false, TAIL, PACK, true, false>(
                 &mut acc, kc, a, 0, AS, b, bs, last, pack,
             ),
-            (false, false) => k_loop::<S, MR, NV, true, TAIL, PACK, false>(
+            (false, false, false) => k_loop::<S, MR, NV, true, TAIL, PACK, false, false>(
                 &mut acc, kc, a, ars, 1, b, bs, last, pack,
             ),
-            (false, true) => k_loop::<S, MR, NV, true, TAIL, PACK, true>(
+            (false, false, true) => k_loop::<S, MR, NV, true, TAIL, PACK, false, true>(
+                &mut acc, kc, a, ars, 1, b, bs, last, pack,
+            ),
+            (false, true, _) => k_loop::<S, MR, NV, true, TAIL, PACK, true, false>(
                 &mut acc, kc, a, ars, 1, b, bs, last, pack,
             ),
         }
@@ -482,7 +485,8 @@ unsafe fn write_back<
 /// The k loop of a tile: accumulates `kc` rank-1 updates into `acc`. A rows are `ars`
 /// apart when `DIRECT` (else 1), A steps `aks` apart; B steps `bs` apart, the last vector
 /// read as its first `last` lanes when `TAIL`, and copied to `pack` when `PACK`, which
-/// also prefetches B for `pack.ahead` panels to the right when `AHEAD`.
+/// also prefetches B for `pack.ahead` panels to the right when `AHEAD`; `NEXT_A` (A in
+/// place) also prefetches the next row panel's A at `pack.next_a`, one line per step.
 ///
 /// # Safety
 /// As [`tile`].
@@ -496,6 +500,7 @@ unsafe fn k_loop<
     const TAIL: bool,
     const PACK: bool,
     const AHEAD: bool,
+    const NEXT_A: bool,
 >(
     acc: &mut [[S::V; NV]; MR],
     kc: usize,
@@ -510,18 +515,14 @@ unsafe fn k_loop<
     let mut packed = pack.ptr;
     // The next row panel's A (in place, rows `ars` apart), one line per k step: row
     // `pf_row`, floats `pf_at..`, until every row's kc floats are requested.
-    let pf_end = if DIRECT && !pack.next_a.is_null() {
-        kc
-    } else {
-        0
-    };
+    let pf_end = if DIRECT && NEXT_A { kc } else { 0 };
     let (mut pf_row, mut pf_at) = (0, 0);
     // SAFETY: reads stay inside A's rows / panel and B's k steps (`p < kc`), and copies
     // inside the packed panel, as the caller guarantees; prefetch addresses need not be
     // valid.
     unsafe {
         for _ in 0..kc {
-            if pf_at < pf_end {
+            if NEXT_A && pf_at < pf_end {
                 S::prefetch(pack.next_a.wrapping_add(pf_row * ars + pf_at));
                 pf_row += 1;
                 if pf_row == MR {
