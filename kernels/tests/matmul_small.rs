@@ -136,6 +136,9 @@ fn column_tails_match_naive_exactly() {
         // partial vector, and (700 rows) outputs split across two threads.
         (101, 37, &[97, 98, 99, 100, 36][..]),
         (700, 40, &[36, 20][..]),
+        // Shallow products with many rows, run without blocks; 2004 rows of 64 floats
+        // are large enough that their rows of tiles prefetch A and C.
+        (2004, 64, &[64, 68][..]),
     ];
     for (m, k, widths) in shapes {
         for &n in widths {

@@ -294,14 +294,32 @@ fn b_panels_in_place(micro: &Micro, b: &[Term], n: usize) -> bool {
         && (n.is_multiple_of(micro.nr) || micro.column_tails())
 }
 
+/// Deepest product that [`run_small`] runs whatever its rows ([`shallow`]).
+const SHALLOW_K_MAX: usize = 64;
+
+/// Whether `p` is shallow (k at most [`SHALLOW_K_MAX`]) with a B of at most a quarter of
+/// L2 (`l2` bytes): [`run_small`] then takes it whatever its rows, as each row panel is
+/// too little work (1536 FMAs per 12×32 tile at k = 64) to carry the general path's
+/// blocks, buffers and per-row-panel set-up, and B stays in cache without blocking.
+/// Measured on Zen 5, one thread, run_small ÷ the general path, alternating in one
+/// process (m×k·k×n, 201 rounds): 1024×64·64×64 1.06×, 4096×64·64×64 1.08×,
+/// 2048×64·64×128 1.03×, 4096×64·64×256 1.01×, 1000×64·64×100 1.04×, 4096×32·32×64 1.11×;
+/// with 64 MiB written between products (A and C out of cache) 4096×64·64×64 1.15×,
+/// 1024×64·64×64 1.18×. Deeper products gained nothing or lost (4096×128·128×128 and
+/// 4096×256·256×256 0.99×).
+fn shallow(p: &Product<'_>, l2: usize) -> bool {
+    p.k <= SHALLOW_K_MAX && p.k * p.n * std::mem::size_of::<f32>() <= l2 / 4
+}
+
 /// Largest `m·n·k` run by [`run_small`].
 const SMALL_MAX: usize = 128 * 128 * 128;
 
-/// Whether `p` is a small plain product that [`run_small`] computes: one term per operand
-/// and one destination, A and B read in place as in [`macro_block`] (A with unit k stride
-/// and rows covered exactly by tiles, B row-major in panels), C row-major, one slab.
+/// Whether `p` is a small (at most [`SMALL_MAX`]) or [`shallow`] plain product that
+/// [`run_small`] computes: one term per operand and one destination, A and B read in place
+/// as in [`macro_block`] (A with unit k stride and rows covered exactly by tiles, B
+/// row-major in panels), C row-major, one slab.
 fn small_in_place(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
-    p.m.saturating_mul(p.n).saturating_mul(p.k) <= SMALL_MAX
+    (p.m.saturating_mul(p.n).saturating_mul(p.k) <= SMALL_MAX || shallow(p, cache_sizes().l2))
         && p.k <= kc_max
         && a_in_place(
             micro,
@@ -319,13 +337,45 @@ fn small_in_place(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
 /// machinery of [`run`] cost about a quarter of a 32³ product (`perf record`, Zen 5).
 /// Against the general path, one thread, alternating in one process (Zen 5, two runs):
 /// 32³ 1.15–1.26×, 48×64·32 1.07–1.12×, 64³ 1.03–1.06×, 96³ 1.01–1.03×, 128³ 1.02×.
+/// Row panels of operands large enough to be out of cache prefetch as the general path's
+/// do ([`row_fetch`]).
 ///
 /// # Safety
 /// As [`run`]; `p` passed [`small_in_place`].
 unsafe fn run_small(micro: Micro, p: &Product<'_>) {
     let (a, b, c) = (p.a[0], p.b[0], p.c[0]);
+    let fetch = row_fetch(p, true, cache_sizes().l2);
+    let whole_rows = micro.column_tails() || p.n.is_multiple_of(micro.nr);
     for i0 in (0..p.m).step_by(micro.mr) {
         let rows = (p.m - i0).min(micro.mr);
+        // A full row panel whose operands are worth prefetching runs as one row of tiles
+        // (`RowFetch`); the others tile by tile, which costs less for a single tile (32³
+        // measured 5% slower, 64³ 2%, as rows of tiles).
+        if rows == micro.mr && whole_rows && (fetch.next_a || fetch.overwritten_c) {
+            let d = [Dst {
+                ptr: c.ptr.wrapping_add(i0 * c.rs),
+                rs: c.rs,
+                coef: c.coef,
+                overwrite: c.overwrite,
+            }];
+            // SAFETY: a full row panel: rows i0..i0 + MR of A (in place) and C, every
+            // column; B in place in NR panels (the last narrower only where the tiles mask
+            // column tails).
+            unsafe {
+                (micro.run_row)(
+                    p.k,
+                    a.ptr.wrapping_add(i0 * a.xs),
+                    a.xs,
+                    b.ptr,
+                    micro.nr,
+                    b.ps,
+                    &d,
+                    p.n,
+                    fetch,
+                )
+            };
+            continue;
+        }
         let (tile_rows, tile_fn) = micro.for_rows(rows);
         // A is read in place: a taller tile would read past A's last row and write past C's.
         debug_assert_eq!(
@@ -1672,6 +1722,29 @@ mod tests {
         // 384×384 floats are 576 KiB: over half of this L2, under half of twice it.
         assert!(!in_place(384, 384, 384, l2));
         assert!(in_place(384, 384, 384, 2 * l2));
+    }
+
+    #[test]
+    fn shallow_products_with_a_b_of_a_quarter_of_l2_run_without_blocks() {
+        let l2 = 1 << 20;
+        let (a, c) = ([term(64, 1)], [dst(64)]);
+        let shallow_b = |k: usize, n: usize| {
+            let b = [term(1, n)];
+            let p = Product {
+                m: 4096,
+                n,
+                k,
+                a: &a,
+                b: &b,
+                c: &c,
+            };
+            shallow(&p, l2)
+        };
+        assert!(shallow_b(64, 64));
+        assert!(shallow_b(32, 2048));
+        // Deeper, or a B over a quarter of L2 (64×2048 floats are 512 KiB).
+        assert!(!shallow_b(65, 64));
+        assert!(!shallow_b(64, 2048));
     }
 
     #[test]
