@@ -220,6 +220,31 @@ fn few_rows_against_a_large_b_match_naive_exactly() {
     check_every(cases);
 }
 
+/// Shallow products (k ≤ 64) with many rows and an A that is not read in place (column-
+/// major, padded, general strides): `packed` packs all of A at once and runs without
+/// blocks; 1200 rows of 64 columns are large enough for the rows of tiles to prefetch C,
+/// and 1201 leave a one-row tail beside a masked column tail.
+#[test]
+fn shallow_products_packing_all_of_a_match_naive_exactly() {
+    let mut cases = Vec::new();
+    for (m, n, k) in [(1200, 64, 48), (1201, 68, 64)] {
+        for (a, accum) in [
+            (Lay::ColT, Accum::Replace),
+            (Lay::Strided, Accum::Add),
+            (Lay::ColPad, Accum::Replace),
+        ] {
+            push(
+                &mut cases,
+                (m, n, k),
+                (a, Lay::Row, Lay::Row),
+                accum,
+                Par::Seq,
+            );
+        }
+    }
+    check_every(cases);
+}
+
 /// A whose rows are 4 KiB apart (k = 1024, row-major) against few B panels: `packed`
 /// reads it in place even with tiles as tall as L1 has ways (the 12-row AVX-512 tile),
 /// with a row tail (40 rows) and a masked column tail (300 columns), on one and two

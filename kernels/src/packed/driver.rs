@@ -123,7 +123,12 @@ unsafe fn run_tiles(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize)
     let Product { m, n, k, .. } = p;
     if threads == 1 && small_in_place(&micro, &p, blk.kc) {
         // SAFETY: as this function's contract; `small_in_place` checked the layout.
-        unsafe { run_small(micro, &p) };
+        unsafe { run_small(micro, &p, false) };
+        return;
+    }
+    if threads == 1 && small_packing_a(&micro, &p, blk.kc) {
+        // SAFETY: as this function's contract; `small_packing_a` checked the layout.
+        unsafe { run_small(micro, &p, true) };
         return;
     }
     if split_columns(n, nr, threads) {
@@ -333,81 +338,93 @@ fn small_in_place(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
         && matches!(p.c, [c] if c.cs == 1)
 }
 
+/// Whether `p` is small (at most [`SMALL_MAX`]) or [`shallow`] with an A that is not read
+/// in place, so that [`run_small`] packs all of A at once and runs as for an A in place:
+/// one slab, one term per operand and one destination, B row-major in panels, C
+/// row-major, and a tile for the exact rows of a partial last row panel. Measured on Zen 5,
+/// one thread, A column-major, ÷ the general path, alternating in one process (m×k·k×n,
+/// 301 rounds): 32³ 1.27×, 64³ 1.12×, 100³ 1.06×, 128³ 1.04×, 784×64·64×256 (MLP-S's
+/// weight gradient Xᵀ·dH) 1.02×, 256×64·64×256 1.03×, 4096×64·64×64 1.07×,
+/// 1024×64·64×256 1.01×; C column-major at 96³ (computed transposed) 1.01×.
+fn small_packing_a(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
+    let tail = p.m % micro.mr;
+    (p.m.saturating_mul(p.n).saturating_mul(p.k) <= SMALL_MAX || shallow(p, cache_sizes().l2))
+        && p.k <= kc_max
+        && matches!(p.a, [_])
+        && b_panels_in_place(micro, p.b, p.n)
+        && matches!(p.c, [c] if c.cs == 1)
+        && (tail == 0 || micro.for_rows(tail).0 == tail)
+}
+
 /// Loops 2 and 1 alone, over operands read in place: the blocking, buffers and thread
 /// machinery of [`run`] cost about a quarter of a 32³ product (`perf record`, Zen 5).
 /// Against the general path, one thread, alternating in one process (Zen 5, two runs):
 /// 32³ 1.15–1.26×, 48×64·32 1.07–1.12×, 64³ 1.03–1.06×, 96³ 1.01–1.03×, 128³ 1.02×.
 /// Row panels of operands large enough to be out of cache prefetch as the general path's
-/// do ([`row_fetch`]).
+/// do ([`row_fetch`]). With `packed_a` ([`small_packing_a`]) all of A is packed first, in
+/// one buffer of MR-row panels.
 ///
 /// # Safety
-/// As [`run`]; `p` passed [`small_in_place`].
-unsafe fn run_small(micro: Micro, p: &Product<'_>) {
+/// As [`run`]; `p` passed [`small_in_place`], or [`small_packing_a`] with `packed_a`.
+unsafe fn run_small(micro: Micro, p: &Product<'_>, packed_a: bool) {
     let (a, b, c) = (p.a[0], p.b[0], p.c[0]);
-    let fetch = row_fetch(p, true, cache_sizes().l2);
+    let mr = micro.mr;
+    let fetch = row_fetch(p, !packed_a, cache_sizes().l2);
     let whole_rows = micro.column_tails() || p.n.is_multiple_of(micro.nr);
-    for i0 in (0..p.m).step_by(micro.mr) {
-        let rows = (p.m - i0).min(micro.mr);
-        // A full row panel whose operands are worth prefetching runs as one row of tiles
-        // (`RowFetch`); the others tile by tile, which costs less for a single tile (32³
-        // measured 5% slower, 64³ 2%, as rows of tiles).
-        if rows == micro.mr && whole_rows && (fetch.next_a || fetch.overwritten_c) {
-            let d = [Dst {
-                ptr: c.ptr.wrapping_add(i0 * c.rs),
-                rs: c.rs,
-                coef: c.coef,
-                overwrite: c.overwrite,
-            }];
-            // SAFETY: a full row panel: rows i0..i0 + MR of A (in place) and C, every
-            // column; B in place in NR panels (the last narrower only where the tiles mask
-            // column tails).
-            unsafe {
-                (micro.run_row)(
-                    p.k,
-                    a.ptr.wrapping_add(i0 * a.xs),
-                    a.xs,
-                    b.ptr,
-                    micro.nr,
-                    b.ps,
-                    &d,
-                    p.n,
-                    fetch,
-                )
-            };
-            continue;
+    let a_len = if packed_a {
+        p.m.div_ceil(mr) * mr * p.k
+    } else {
+        0
+    };
+    with_buffer(Slot::A, a_len, |ap| {
+        if packed_a {
+            // SAFETY: `ap` holds the panels of all m rows; the term covers m×k.
+            unsafe { pack(ap, p.a, mr, p.m, p.k, micro.simd_pack) };
         }
-        let (tile_rows, tile_fn) = micro.for_rows(rows);
-        // A is read in place: a taller tile would read past A's last row and write past C's.
-        debug_assert_eq!(
-            tile_rows, rows,
-            "small_in_place admits exact row tails only"
-        );
-        for j0 in (0..p.n).step_by(micro.nr) {
-            // The last panel is narrower only where the tiles mask column tails
-            // (`b_panels_in_place`).
-            let cols = (p.n - j0).min(micro.nr);
-            let d = [Dst {
-                ptr: c.ptr.wrapping_add(i0 * c.rs + j0),
-                rs: c.rs,
-                coef: c.coef,
-                overwrite: c.overwrite,
-            }];
-            // SAFETY: the tile covers rows i0.. (exactly, per `small_in_place`) and
-            // columns j0..j0 + cols of C, inside it; A rows i0.. and B columns j0.. hold k
-            // steps (the caller's contract).
-            unsafe {
-                tile_fn(
-                    p.k,
-                    a.ptr.wrapping_add(i0 * a.xs),
-                    a.xs,
-                    b.ptr.wrapping_add(j0),
-                    b.ps,
-                    &d,
-                    cols,
-                )
+        for i0 in (0..p.m).step_by(mr) {
+            let rows = (p.m - i0).min(mr);
+            // Row panel i0 / mr: its MR-row packed panel, or rows i0.. of A in place.
+            let (a_rows, ars) = if packed_a {
+                (ap[i0 * p.k..].as_ptr(), 0)
+            } else {
+                (a.ptr.wrapping_add(i0 * a.xs), a.xs)
             };
+            // A full row panel whose operands are worth prefetching runs as one row of
+            // tiles (`RowFetch`); the others tile by tile, which costs less for a single
+            // tile (32³ measured 5% slower, 64³ 2%, as rows of tiles).
+            if rows == mr && whole_rows && (fetch.next_a || fetch.overwritten_c) {
+                let d = [Dst {
+                    ptr: c.ptr.wrapping_add(i0 * c.rs),
+                    rs: c.rs,
+                    coef: c.coef,
+                    overwrite: c.overwrite,
+                }];
+                // SAFETY: a full row panel: rows i0..i0 + MR of A (packed or in place) and
+                // C, every column; B in place in NR panels (the last narrower only where
+                // the tiles mask column tails).
+                unsafe { (micro.run_row)(p.k, a_rows, ars, b.ptr, micro.nr, b.ps, &d, p.n, fetch) };
+                continue;
+            }
+            let (tile_rows, tile_fn) = micro.for_rows(rows);
+            // A taller tile would write past C's last row (and read past A's in place).
+            debug_assert_eq!(tile_rows, rows, "run_small takes exact row tails only");
+            for j0 in (0..p.n).step_by(micro.nr) {
+                // The last panel is narrower only where the tiles mask column tails
+                // (`b_panels_in_place`).
+                let cols = (p.n - j0).min(micro.nr);
+                let d = [Dst {
+                    ptr: c.ptr.wrapping_add(i0 * c.rs + j0),
+                    rs: c.rs,
+                    coef: c.coef,
+                    overwrite: c.overwrite,
+                }];
+                // SAFETY: the tile covers rows i0.. (exactly) and columns j0..j0 + cols of
+                // C, inside it; A rows i0.. and B columns j0.. hold k steps (the caller's
+                // contract, or the packed panels).
+                unsafe { tile_fn(p.k, a_rows, ars, b.ptr.wrapping_add(j0), b.ps, &d, cols) };
+            }
         }
-    }
+    });
 }
 
 /// A product with one row or one column of C (or a few rows, [`summed_rows`]), as one
