@@ -129,6 +129,9 @@ fn column_tails_match_naive_exactly() {
         (400, 100, &[70, 100][..]),
         // General path, B in place for up to 32 row panels (a B under half of L2).
         (300, 100, &[70][..]),
+        // B over half of L2 (784×300 floats), packed by the first row panel's tiles
+        // rather than read in place by 48 rows.
+        (48, 784, &[300][..]),
         // Narrow outputs, A in place.
         (64, 40, &[10, 3][..]),
         // Tails of 1–4 columns past whole vectors, computed as dots where tails are

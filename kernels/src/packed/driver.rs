@@ -149,10 +149,12 @@ unsafe fn run_tiles(micro: Micro, blk: Blocking, p: Product<'_>, threads: usize)
     let rows_per_thread = m.div_ceil(tm);
     let unit_cs = p.c.iter().all(|d| d.cs == 1);
     let fill_b = fills_b(&micro, &p, tm, unit_cs);
+    let l2 = cache_sizes().l2;
     let direct_b = b_panels_in_place(&micro, p.b, n)
         && ((k * n <= DIRECT_B_MAX
-            && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL))
-            || b_in_place_beside_l2(&p, rows_per_thread, mr, cache_sizes().l2)
+            && (rows_per_thread <= DIRECT_B_MAX_PANELS * mr || k * n <= DIRECT_B_SMALL)
+            && !(fill_b && tiles_pack_b_over_half_of_l2(k, n, l2)))
+            || b_in_place_beside_l2(&p, rows_per_thread, mr, l2)
             || (rows_per_thread <= DIRECT_B_FEW_ROWS
                 && (!p.b[0].ps.is_multiple_of(1024) || one_half_full_panel(rows_per_thread, mr))));
     // Where B is read in place, nothing packs it (`fill_b` only applies to packed B).
@@ -772,6 +774,22 @@ const DIRECT_B_MAX_PANELS: usize = 16;
 
 /// A B of at most this many floats (16 KiB, well inside L1) is always read in place.
 const DIRECT_B_SMALL: usize = 4 * 1024;
+
+/// Whether a B that the first row panel's tiles can pack ([`fills_b`]) is packed so rather
+/// than read in place by the row-panel rule ([`DIRECT_B_MAX_PANELS`]): where it takes more
+/// than half of L2 (`l2` bytes). Read in place, such a B's panels (rows ≥ 1 KiB apart, each
+/// panel line in a few L1 sets) stream from L2 for every row panel; packed by the first
+/// one, the later ones read them contiguous. Measured on Zen 5, one thread, packed by the
+/// tiles ÷ in place, alternating in one process (m×k·k×n, 401 rounds): 64×784·784×256
+/// (MLP-S's first layer) 1.05×, 48 and 96 rows 1.02–1.03×, 64×784·784×384 1.06×,
+/// 64×784·784×512 1.20×, 40 and 100 rows 1.16–1.20×, 64×1024·1024×256 1.08×,
+/// 100×500·500×1000 1.08×; two threads 64×784·784×256 1.06×, ×512 1.02×. At or under half
+/// of L2 it was even (64×512·512×256 1.01×, 64×600·600×256 1.00×, 64×784·784×128 1.00×);
+/// with a packing pass instead of the tiles (150 rows) in place stays ahead (0.96×), and
+/// 120×784·784×256 gained 1.10× in the same runs.
+fn tiles_pack_b_over_half_of_l2(k: usize, n: usize, l2: usize) -> bool {
+    k * n * std::mem::size_of::<f32>() > l2 / 2
+}
 
 /// Most row panels per thread that read B in place under [`b_in_place_beside_l2`].
 const DIRECT_B_L2_PANELS: usize = 32;
@@ -1739,6 +1757,15 @@ mod tests {
         // 384×384 floats are 576 KiB: over half of this L2, under half of twice it.
         assert!(!in_place(384, 384, 384, l2));
         assert!(in_place(384, 384, 384, 2 * l2));
+    }
+
+    #[test]
+    fn tiles_pack_a_b_over_half_of_l2_rather_than_read_it_in_place() {
+        let l2 = 1 << 20;
+        // 784×256 floats are 784 KiB; 512×256 exactly half of L2.
+        assert!(tiles_pack_b_over_half_of_l2(784, 256, l2));
+        assert!(!tiles_pack_b_over_half_of_l2(512, 256, l2));
+        assert!(!tiles_pack_b_over_half_of_l2(784, 256, 2 * l2));
     }
 
     #[test]
