@@ -343,14 +343,21 @@ fn small_in_place(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
 /// Whether `p` is small (at most [`SMALL_MAX`]) or [`shallow`] with an A that is not read
 /// in place, so that [`run_small`] packs all of A at once and runs as for an A in place:
 /// one slab, one term per operand and one destination, B row-major in panels, C
-/// row-major, and a tile for the exact rows of a partial last row panel. Measured on Zen 5,
+/// row-major, a tile for the exact rows of a partial last row panel, and an A of at most
+/// the size of L2 (its packed copy is a scratch buffer the thread keeps; a larger A is
+/// packed a block at a time by the general path). Measured on Zen 5,
 /// one thread, A column-major, ÷ the general path, alternating in one process (m×k·k×n,
 /// 301 rounds): 32³ 1.27×, 64³ 1.12×, 100³ 1.06×, 128³ 1.04×, 784×64·64×256 (MLP-S's
 /// weight gradient Xᵀ·dH) 1.02×, 256×64·64×256 1.03×, 4096×64·64×64 1.07×,
 /// 1024×64·64×256 1.01×; C column-major at 96³ (computed transposed) 1.01×.
 fn small_packing_a(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
     let tail = p.m % micro.mr;
-    (p.m.saturating_mul(p.n).saturating_mul(p.k) <= SMALL_MAX || shallow(p, cache_sizes().l2))
+    let l2 = cache_sizes().l2;
+    let a_bytes =
+        p.m.saturating_mul(p.k)
+            .saturating_mul(std::mem::size_of::<f32>());
+    (p.m.saturating_mul(p.n).saturating_mul(p.k) <= SMALL_MAX || shallow(p, l2))
+        && a_bytes <= l2
         && p.k <= kc_max
         && matches!(p.a, [_])
         && b_panels_in_place(micro, p.b, p.n)
@@ -1757,6 +1764,33 @@ mod tests {
         // 384×384 floats are 576 KiB: over half of this L2, under half of twice it.
         assert!(!in_place(384, 384, 384, l2));
         assert!(in_place(384, 384, 384, 2 * l2));
+    }
+
+    #[test]
+    fn all_of_a_is_packed_at_once_only_up_to_the_size_of_l2() {
+        let micro = Micro {
+            mr: 12,
+            nr: 32,
+            col_step: 16,
+            ..crate::packed::PackedKernel::new().plan().0
+        };
+        let l2 = cache_sizes().l2;
+        let (b, c) = ([term(1, 64)], [dst(64)]);
+        // A column-major (x stride 1): m rows of k = 64, 256 bytes a row.
+        let packs_all = |m: usize| {
+            let a = [term(1, m)];
+            let p = Product {
+                m: m / 12 * 12,
+                n: 64,
+                k: 64,
+                a: &a,
+                b: &b,
+                c: &c,
+            };
+            small_packing_a(&micro, &p, 1024)
+        };
+        assert!(packs_all(l2 / 256));
+        assert!(!packs_all(l2 / 256 + 12));
     }
 
     #[test]
