@@ -376,64 +376,71 @@ fn small_packing_a(micro: &Micro, p: &Product<'_>, kc_max: usize) -> bool {
 /// # Safety
 /// As [`run`]; `p` passed [`small_in_place`], or [`small_packing_a`] with `packed_a`.
 unsafe fn run_small(micro: Micro, p: &Product<'_>, packed_a: bool) {
+    if !packed_a {
+        // SAFETY: as this function's contract, A read in place.
+        return unsafe { small_row_panels(micro, p, None) };
+    }
+    let len = p.m.div_ceil(micro.mr) * micro.mr * p.k;
+    with_buffer(Slot::A, len, |ap| {
+        // SAFETY: `ap` holds the panels of all m rows; the term covers m×k.
+        unsafe { pack(ap, p.a, micro.mr, p.m, p.k, micro.simd_pack) };
+        // SAFETY: as this function's contract, with A packed in `ap`.
+        unsafe { small_row_panels(micro, p, Some(ap)) };
+    });
+}
+
+/// Loops 2 and 1 of [`run_small`]: A read in place, or from `packed` (all of A's MR-row
+/// panels).
+///
+/// # Safety
+/// As [`run_small`].
+unsafe fn small_row_panels(micro: Micro, p: &Product<'_>, packed: Option<&[f32]>) {
     let (a, b, c) = (p.a[0], p.b[0], p.c[0]);
     let mr = micro.mr;
-    let fetch = row_fetch(p, !packed_a, cache_sizes().l2);
+    let fetch = row_fetch(p, packed.is_none(), cache_sizes().l2);
     let whole_rows = micro.column_tails() || p.n.is_multiple_of(micro.nr);
-    let a_len = if packed_a {
-        p.m.div_ceil(mr) * mr * p.k
-    } else {
-        0
-    };
-    with_buffer(Slot::A, a_len, |ap| {
-        if packed_a {
-            // SAFETY: `ap` holds the panels of all m rows; the term covers m×k.
-            unsafe { pack(ap, p.a, mr, p.m, p.k, micro.simd_pack) };
+    for i0 in (0..p.m).step_by(mr) {
+        let rows = (p.m - i0).min(mr);
+        // Row panel i0 / mr: its MR-row packed panel, or rows i0.. of A in place.
+        let (a_rows, ars) = match packed {
+            Some(ap) => (ap[i0 * p.k..].as_ptr(), 0),
+            None => (a.ptr.wrapping_add(i0 * a.xs), a.xs),
+        };
+        // Rows i0.. of C, from its first column.
+        let row = Dst {
+            ptr: c.ptr.wrapping_add(i0 * c.rs),
+            rs: c.rs,
+            coef: c.coef,
+            overwrite: c.overwrite,
+        };
+        // A full row panel whose operands are worth prefetching runs as one row of
+        // tiles (`RowFetch`); the others tile by tile, which costs less for a single
+        // tile (32³ measured 5% slower, 64³ 2%, as rows of tiles).
+        if rows == mr && whole_rows && (fetch.next_a || fetch.overwritten_c) {
+            let d = [row];
+            // SAFETY: a full row panel: rows i0..i0 + MR of A (packed or in place) and
+            // C, every column; B in place in NR panels (the last narrower only where
+            // the tiles mask column tails).
+            unsafe { (micro.run_row)(p.k, a_rows, ars, b.ptr, micro.nr, b.ps, &d, p.n, fetch) };
+            continue;
         }
-        for i0 in (0..p.m).step_by(mr) {
-            let rows = (p.m - i0).min(mr);
-            // Row panel i0 / mr: its MR-row packed panel, or rows i0.. of A in place.
-            let (a_rows, ars) = if packed_a {
-                (ap[i0 * p.k..].as_ptr(), 0)
-            } else {
-                (a.ptr.wrapping_add(i0 * a.xs), a.xs)
-            };
-            // A full row panel whose operands are worth prefetching runs as one row of
-            // tiles (`RowFetch`); the others tile by tile, which costs less for a single
-            // tile (32³ measured 5% slower, 64³ 2%, as rows of tiles).
-            if rows == mr && whole_rows && (fetch.next_a || fetch.overwritten_c) {
-                let d = [Dst {
-                    ptr: c.ptr.wrapping_add(i0 * c.rs),
-                    rs: c.rs,
-                    coef: c.coef,
-                    overwrite: c.overwrite,
-                }];
-                // SAFETY: a full row panel: rows i0..i0 + MR of A (packed or in place) and
-                // C, every column; B in place in NR panels (the last narrower only where
-                // the tiles mask column tails).
-                unsafe { (micro.run_row)(p.k, a_rows, ars, b.ptr, micro.nr, b.ps, &d, p.n, fetch) };
-                continue;
-            }
-            let (tile_rows, tile_fn) = micro.for_rows(rows);
-            // A taller tile would write past C's last row (and read past A's in place).
-            debug_assert_eq!(tile_rows, rows, "run_small takes exact row tails only");
-            for j0 in (0..p.n).step_by(micro.nr) {
-                // The last panel is narrower only where the tiles mask column tails
-                // (`b_panels_in_place`).
-                let cols = (p.n - j0).min(micro.nr);
-                let d = [Dst {
-                    ptr: c.ptr.wrapping_add(i0 * c.rs + j0),
-                    rs: c.rs,
-                    coef: c.coef,
-                    overwrite: c.overwrite,
-                }];
-                // SAFETY: the tile covers rows i0.. (exactly) and columns j0..j0 + cols of
-                // C, inside it; A rows i0.. and B columns j0.. hold k steps (the caller's
-                // contract, or the packed panels).
-                unsafe { tile_fn(p.k, a_rows, ars, b.ptr.wrapping_add(j0), b.ps, &d, cols) };
-            }
+        let (tile_rows, tile_fn) = micro.for_rows(rows);
+        // A taller tile would write past C's last row (and read past A's in place).
+        debug_assert_eq!(tile_rows, rows, "run_small takes exact row tails only");
+        for j0 in (0..p.n).step_by(micro.nr) {
+            // The last panel is narrower only where the tiles mask column tails
+            // (`b_panels_in_place`).
+            let cols = (p.n - j0).min(micro.nr);
+            let d = [Dst {
+                ptr: row.ptr.wrapping_add(j0),
+                ..row
+            }];
+            // SAFETY: the tile covers rows i0.. (exactly) and columns j0..j0 + cols of
+            // C, inside it; A rows i0.. and B columns j0.. hold k steps (the caller's
+            // contract, or the packed panels).
+            unsafe { tile_fn(p.k, a_rows, ars, b.ptr.wrapping_add(j0), b.ps, &d, cols) };
         }
-    });
+    }
 }
 
 /// A product with one row or one column of C (or a few rows, [`summed_rows`]), as one
@@ -1599,16 +1606,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn narrow_outputs_stay_untransposed_only_where_tails_are_masked_and_a_is_in_place() {
-        let masked = crate::packed::PackedKernel::new().plan().0;
-        let masked = Micro {
+    /// The host's microkernel entries with the AVX-512 tile's shape: 12×32, column tails
+    /// masked a vector (16) at a time, no partial-row tiles.
+    fn masked_12x32() -> Micro {
+        Micro {
             mr: 12,
             nr: 32,
             col_step: 16,
             partial: &[],
-            ..masked
-        };
+            ..crate::packed::PackedKernel::new().plan().0
+        }
+    }
+
+    #[test]
+    fn narrow_outputs_stay_untransposed_only_where_tails_are_masked_and_a_is_in_place() {
+        let masked = masked_12x32();
         let whole = Micro {
             col_step: 32,
             ..masked
@@ -1681,13 +1693,7 @@ mod tests {
 
     #[test]
     fn b_is_packed_by_the_tiles_only_for_split_columns_and_few_row_panels() {
-        let micro = Micro {
-            mr: 12,
-            nr: 32,
-            col_step: 16,
-            partial: &[],
-            ..crate::packed::PackedKernel::new().plan().0
-        };
+        let micro = masked_12x32();
         let (a, b, c) = ([term(1024, 1)], [term(1, 1024)], [dst(1024)]);
         let p = |m| Product {
             m,
@@ -1768,12 +1774,7 @@ mod tests {
 
     #[test]
     fn all_of_a_is_packed_at_once_only_up_to_the_size_of_l2() {
-        let micro = Micro {
-            mr: 12,
-            nr: 32,
-            col_step: 16,
-            ..crate::packed::PackedKernel::new().plan().0
-        };
+        let micro = masked_12x32();
         let l2 = cache_sizes().l2;
         let (b, c) = ([term(1, 64)], [dst(64)]);
         // A column-major (x stride 1): m rows of k = 64, 256 bytes a row.
@@ -1856,13 +1857,7 @@ mod tests {
 
     #[test]
     fn column_tails_of_up_to_four_past_whole_vectors_run_as_dots() {
-        let masked = Micro {
-            mr: 12,
-            nr: 32,
-            col_step: 16,
-            partial: &[],
-            ..crate::packed::PackedKernel::new().plan().0
-        };
+        let masked = masked_12x32();
         let (a, b, c) = ([term(100, 1)], [term(1, 100)], [dst(100)]);
         let p = |m, n, k| Product {
             m,

@@ -95,6 +95,11 @@ unsafe fn put(out: &Dst, j: usize, value: f32) {
 /// Most vectors `x` [`dots`] takes at once.
 pub const DOT_VECTORS: usize = 4;
 
+/// Rows of M read together when [`dots`] serves four vectors: twelve accumulators (with
+/// [`DOT_ROWS`], sixteen measured 0.77× the tiles they replace at 100³, twelve 1.09×; see
+/// `driver::tail_dot_columns`).
+const DOT_ROWS_OF_FOUR: usize = 3;
+
 /// `v` as dot products of `len` rows of M (each `k` contiguous floats, `ms` apart) with
 /// the contiguous `x` (`xs = 1`): four rows at a time ([`dot_rows`]), the last few one by
 /// one; with two to [`DOT_VECTORS`] vectors `x`, each row with all of them at once
@@ -113,7 +118,7 @@ pub unsafe fn dots<S: Simd>(v: &MatVec) {
             1 => dots_one::<S>(v),
             2 => dots_many::<S, DOT_ROWS, 2>(v),
             3 => dots_many::<S, DOT_ROWS, 3>(v),
-            _ => dots_many::<S, 3, DOT_VECTORS>(v),
+            _ => dots_many::<S, DOT_ROWS_OF_FOUR, DOT_VECTORS>(v),
         }
     }
 }
@@ -151,8 +156,8 @@ unsafe fn dots_one<S: Simd>(v: &MatVec) {
     }
 }
 
-/// [`dots`] for `T` vectors `x`: [`DOT_ROWS`] rows of M at a time, each row's vectors
-/// loaded once for all `T`.
+/// [`dots`] for `T` vectors `x`: `R` rows of M at a time, each row's vectors loaded once
+/// for all `T`.
 ///
 /// # Safety
 /// As [`dots`], with `count = T`.
