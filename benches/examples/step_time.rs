@@ -3,10 +3,12 @@
 //! of one step (forward, softmax cross-entropy, backward, SGD) over many steps after
 //! warm-up, for MLP-S and MLP-M. With `--phases`, also the median and p10 of each phase
 //! (forward + loss, backward, SGD + reset), to see which one a change or a second thread
-//! moves.
+//! moves. With `--compare-fusion`, the step as `Mlp::forward` records it (matmul, then
+//! `bias_act`) and the unfused one (matmul, `add`, activation) alternate step by step in
+//! this process, and both medians are printed with their ratio.
 //!
 //! ```text
-//! cargo run --release -p poolgrad-benches --example step_time -- [--reps N] [--models mlp_s,mlp_m] [--phases]
+//! cargo run --release -p poolgrad-benches --example step_time -- [--reps N] [--models mlp_s,mlp_m] [--phases | --compare-fusion]
 //! POOLGRAD_PAR=0 taskset -c 0 cargo run --release -p poolgrad-benches --example step_time
 //! ```
 //! Threads follow the usual settings (`POOLGRAD_PAR`, `POOLGRAD_THREADS`); the first line
@@ -38,6 +40,7 @@ fn run() -> Result<(), String> {
     let mut reps = 1;
     let mut wanted: Vec<String> = MODELS.iter().map(|m| m.0.to_string()).collect();
     let mut phases = false;
+    let mut compare_fusion = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let value = |v: Option<&String>| v.cloned().ok_or(format!("{a} needs a value"));
@@ -52,12 +55,17 @@ fn run() -> Result<(), String> {
             }
             "--models" => wanted = value(it.next())?.split(',').map(str::to_string).collect(),
             "--phases" => phases = true,
+            "--compare-fusion" => compare_fusion = true,
             _ => {
                 return Err(format!(
-                    "unknown argument {a:?}; accepted: --reps N, --models a,b, --phases"
+                    "unknown argument {a:?}; accepted: --reps N, --models a,b, --phases, \
+                     --compare-fusion"
                 ));
             }
         }
+    }
+    if phases && compare_fusion {
+        return Err("--phases and --compare-fusion do not combine; accepted: one of them".into());
     }
     let known: Vec<&str> = MODELS.iter().map(|m| m.0).collect();
     if let Some(bad) = wanted.iter().find(|w| !known.contains(&w.as_str())) {
@@ -74,9 +82,13 @@ fn run() -> Result<(), String> {
     );
     for _ in 0..reps {
         for (name, sizes, batch) in MODELS.iter().filter(|m| wanted.iter().any(|w| w == m.0)) {
+            let steps = steps_for(name);
+            if compare_fusion {
+                compare(name, sizes, *batch, steps)?;
+                continue;
+            }
             let g = Graph::new().map_err(|e| e.to_string())?;
             let mut step = TrainStep::new(g, sizes, *batch);
-            let steps = steps_for(name);
             for _ in 0..(steps / 10).max(10) {
                 step.step();
             }
@@ -123,5 +135,38 @@ fn run() -> Result<(), String> {
             }
         }
     }
+    Ok(())
+}
+
+/// Fused and unfused steps of one model alternating (which goes first swaps every step);
+/// prints both medians and unfused ÷ fused.
+fn compare(name: &str, sizes: &[usize], batch: usize, steps: usize) -> Result<(), String> {
+    let graph = || Graph::new().map_err(|e| e.to_string());
+    let mut runs = [
+        TrainStep::new(graph()?, sizes, batch),
+        TrainStep::unfused(graph()?, sizes, batch),
+    ];
+    for run in &mut runs {
+        for _ in 0..(steps / 10).max(10) {
+            run.step();
+        }
+    }
+    let mut times: [Vec<f64>; 2] = Default::default();
+    for s in 0..steps {
+        for i in [s % 2, 1 - s % 2] {
+            let t0 = Instant::now();
+            std::hint::black_box(runs[i].step());
+            times[i].push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let [fused, unfused] = times.map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    });
+    println!(
+        "{name}: fused (matmul, bias_act) median {fused:.3} ms, unfused (matmul, add, \
+         activation) {unfused:.3} ms; unfused ÷ fused {:.3} ({steps} steps each)",
+        unfused / fused
+    );
     Ok(())
 }

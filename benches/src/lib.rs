@@ -32,6 +32,9 @@ pub struct TrainStep {
     labels: Vec<usize>,
     batch: usize,
     opt: Sgd,
+    /// Layers as `Mlp::forward` runs them (matmul, then `bias_act`); `false`: matmul, `add`
+    /// and the activation as three ops ([`TrainStep::unfused`]).
+    fused: bool,
 }
 
 impl TrainStep {
@@ -50,6 +53,17 @@ impl TrainStep {
             labels,
             batch,
             opt: Sgd::new(0.01),
+            fused: true,
+        }
+    }
+
+    /// The same step with each layer's bias and activation recorded as separate `add` and
+    /// activation ops instead of one `bias_act`: the tape before that fusion, to measure
+    /// what it gains (`step_time --compare-fusion`). Values and gradients are identical.
+    pub fn unfused(g: Graph, sizes: &[usize], batch: usize) -> TrainStep {
+        TrainStep {
+            fused: false,
+            ..TrainStep::new(g, sizes, batch)
         }
     }
 
@@ -67,7 +81,11 @@ impl TrainStep {
         let x = g
             .constant_from_slice(&self.x, &[self.batch, inputs])
             .expect("shape");
-        let logits = self.mlp.forward(g, x).expect("forward");
+        let logits = if self.fused {
+            self.mlp.forward(g, x).expect("forward")
+        } else {
+            unfused_forward(g, &self.mlp, x).expect("forward")
+        };
         let loss = g.softmax_cross_entropy(logits, &self.labels).expect("loss");
         let value = g.value(loss).expect("loss").data()[0];
         mark(Phase::Forward);
@@ -78,6 +96,19 @@ impl TrainStep {
         mark(Phase::Update);
         value
     }
+}
+
+/// `Mlp::forward` with each layer's bias and activation as separate ops.
+fn unfused_forward(g: &mut Graph, mlp: &Mlp, x: Var) -> Result<Var> {
+    let mut h = x;
+    for (i, layer) in mlp.layers.iter().enumerate() {
+        let y = g.matmul(h, layer.weight)?;
+        h = g.add(y, layer.bias)?;
+        if i + 1 < mlp.layers.len() {
+            h = mlp.activation.apply(g, h)?;
+        }
+    }
+    Ok(h)
 }
 
 /// The tape of the `tiny_ops` bench: [`TinyOps::LAYERS`] `h = tanh(h·w + b)` layers on

@@ -53,8 +53,17 @@ impl Linear {
     /// # Errors
     /// Shape errors from matmul when `x` is not `[batch, in]`; Var errors.
     pub fn forward(&self, g: &mut Graph, x: Var) -> Result<Var> {
+        self.forward_act(g, x, Activation::Identity)
+    }
+
+    /// `act(x · W + b)` for `x: [batch, in]`: the product, then bias and activation fused in
+    /// one op ([`Graph::bias_act`]), the same values as `forward` followed by the activation.
+    ///
+    /// # Errors
+    /// As [`Linear::forward`].
+    pub fn forward_act(&self, g: &mut Graph, x: Var, act: Activation) -> Result<Var> {
         let y = g.matmul(x, self.weight)?;
-        g.add(y, self.bias)
+        g.bias_act(y, self.bias, act)
     }
 }
 
@@ -116,17 +125,21 @@ impl Mlp {
         Ok(Mlp { layers, activation })
     }
 
-    /// Logits for `x: [batch, sizes[0]]`.
+    /// Logits for `x: [batch, sizes[0]]`: per layer a matmul and a [`Graph::bias_act`] node
+    /// (the activation fused with the bias; none after the last layer).
     ///
     /// # Errors
     /// Shape errors when `x` does not fit; Var errors.
     pub fn forward(&self, g: &mut Graph, x: Var) -> Result<Var> {
         let mut h = x;
+        let last = self.layers.len().saturating_sub(1);
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(g, h)?;
-            if i + 1 < self.layers.len() {
-                h = self.activation.apply(g, h)?;
-            }
+            let act = if i < last {
+                self.activation
+            } else {
+                Activation::Identity
+            };
+            h = layer.forward_act(g, h, act)?;
         }
         Ok(h)
     }

@@ -60,6 +60,18 @@ fn shape_mismatches_in_every_shaped_op() {
         assert!(matches!(e, CoreError::Broadcast { .. }), "{e}");
         says(&e, &[op, "[2, 3]", "[4, 5]", "broadcast"]);
     }
+    let wide = g.constant(t(&[2]));
+    let row = g.constant(t(&[1, 3]));
+    let scalar = g.constant(Tensor::from_vec(vec![1.0], &[]).unwrap());
+    for (y, bias, shapes) in [
+        (a, wide, ["[2, 3]", "[2]"]),
+        (a, row, ["[2, 3]", "[1, 3]"]),
+        (scalar, v, ["[]", "[3]"]),
+    ] {
+        let e = g.bias_act(y, bias, nn::Activation::Relu).unwrap_err();
+        assert!(matches!(e, CoreError::ShapeMismatch { .. }), "{e}");
+        says(&e, &["bias_act", shapes[0], shapes[1], "bias [n]"]);
+    }
     let e = g.mse_loss(a, v).unwrap_err();
     says(&e, &["mse_loss", "[2, 3]", "[3]", "same shape"]);
     let e = g.transpose(v).unwrap_err();

@@ -120,6 +120,27 @@ fn unary_ops() {
 }
 
 #[test]
+fn bias_act_with_every_activation() {
+    use poolgrad_core::nn::Activation;
+    // A small bias keeps y + b away from relu's kink, as `away_from_zero` keeps y.
+    let ins = [
+        away_from_zero(&[2, 3, 4], 13),
+        Tensor::uniform(&[4], -0.05, 0.05, 14).unwrap(),
+    ];
+    for act in [
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Identity,
+    ] {
+        assert_passes(&format!("bias_act {act:?}"), &ins, |g, v| {
+            let y = g.bias_act(v[0], v[1], act)?;
+            weighted_sum(g, y, 15)
+        });
+    }
+}
+
+#[test]
 fn reductions_transpose_and_losses() {
     let x = Tensor::randn(&[3, 4], 13).unwrap();
     assert_passes("sum", std::slice::from_ref(&x), |g, v| {

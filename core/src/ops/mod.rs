@@ -4,12 +4,14 @@
 
 use crate::error::Result;
 use crate::graph::{BackCtx, Ref, ValuePool};
+use crate::nn::Activation;
 use crate::tensor::Tensor;
 use poolgrad_kernels::Accum;
 
 pub(crate) mod broadcast;
 
 mod add;
+mod bias_act;
 mod binary;
 mod exp;
 mod log;
@@ -34,6 +36,8 @@ pub(crate) enum Op {
     Leaf,
     Matmul(Ref, Ref),
     Add(Ref, Ref),
+    /// `act(y + b)`: the input, the bias and the activation.
+    BiasAct(Ref, Ref, Activation),
     Sub(Ref, Ref),
     Mul(Ref, Ref),
     Relu(Ref),
@@ -61,6 +65,7 @@ impl Op {
             Op::Leaf => "constant",
             Op::Matmul(..) => "matmul",
             Op::Add(..) => "add",
+            Op::BiasAct(..) => "bias_act",
             Op::Sub(..) => "sub",
             Op::Mul(..) => "mul",
             Op::Relu(_) => "relu",
@@ -82,6 +87,7 @@ impl Op {
             Op::Leaf => "constant backward",
             Op::Matmul(..) => "matmul backward",
             Op::Add(..) => "add backward",
+            Op::BiasAct(..) => "bias_act backward",
             Op::Sub(..) => "sub backward",
             Op::Mul(..) => "mul backward",
             Op::Relu(_) => "relu backward",
@@ -103,6 +109,7 @@ impl Op {
             Op::Leaf => [None, None],
             Op::Matmul(a, b)
             | Op::Add(a, b)
+            | Op::BiasAct(a, b, _)
             | Op::Sub(a, b)
             | Op::Mul(a, b)
             | Op::MseLoss(a, b) => [Some(a), Some(b)],
@@ -151,6 +158,7 @@ pub(crate) fn backward(op: &Op, out: &Tensor, gout: &[f32], ctx: &mut BackCtx<'_
         Op::Leaf => Ok(()),
         Op::Matmul(a, b) => matmul::backward(a, b, gout, ctx),
         Op::Add(a, b) => add::backward(a, b, out, gout, ctx),
+        Op::BiasAct(y, b, act) => bias_act::backward(y, b, act, out, gout, ctx),
         Op::Sub(a, b) => sub::backward(a, b, out, gout, ctx),
         Op::Mul(a, b) => mul::backward(a, b, out, gout, ctx),
         Op::Relu(a) => relu::backward(a, out, gout, ctx),

@@ -6,7 +6,7 @@ use crate::ops::{Op, write};
 use crate::tensor::Tensor;
 
 /// Logistic function; never evaluates `exp` of a large positive number.
-fn sigmoid(x: f32) -> f32 {
+pub(crate) fn sigmoid(x: f32) -> f32 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
     } else {
