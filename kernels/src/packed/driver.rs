@@ -1473,6 +1473,64 @@ mod tests {
         L3_FOR_GROUPING.store(0, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Deep tiles with a packed A (here column-major, so never read in place) and two
+    /// destinations request their destination lines along the k loop on AVX-512
+    /// (`spreads_destination_requests`; other ISAs' smaller tiles request them up front)
+    /// and compute exact products: one and two destinations, the second accumulated with
+    /// coefficient −2; a C under a quarter of L2 (overwritten lines not requested) and one
+    /// over it (requested too); a masked column tail; one and two threads.
+    #[test]
+    fn deep_tiles_requesting_destinations_along_k_compute_exact_products() {
+        use super::super::microkernel::spreads_destination_requests as spreads;
+        let (micro, blk) = crate::packed::PackedKernel::new().plan();
+        let l2 = cache_sizes().l2;
+        let lines = micro.mr * micro.nr.div_ceil(16);
+        assert!(!spreads(4096, 24) && spreads(1024, 48) && !spreads(256, 48));
+        for (m, n, k) in [(40usize, 70usize, 800usize), (300, 260, 520)] {
+            let kc = k.div_ceil(k.div_ceil(blk.kc)).next_multiple_of(8).min(k);
+            if lines == 24 {
+                assert!(spreads(kc, 2 * lines), "AVX-512, {m}x{n}x{k}: kc {kc}");
+            }
+            let (a_cm, b) = (small_ints(m * k, 5), small_ints(k * n, 6));
+            // Row-major copy of the column-major A for the reference.
+            let a: Vec<f32> = (0..m * k).map(|x| a_cm[(x % k) * m + x / k]).collect();
+            let want = reference_product(&a, &b, (m, n, k));
+            let second: Vec<f32> = want.iter().map(|w| 1.0 - 2.0 * w).collect();
+            let at = [term(1, m)].map(|t| Term {
+                ptr: a_cm.as_ptr(),
+                ..t
+            });
+            let bt = [term(1, n)].map(|t| Term {
+                ptr: b.as_ptr(),
+                ..t
+            });
+            let large_c = m * n * 4 >= l2 / 4;
+            for (threads, dests) in [(1, 1), (1, 2), (2, 2)] {
+                let (mut c0, mut c1) = (vec![f32::NAN; m * n], vec![1.0f32; m * n]);
+                let cs = [
+                    out_dst(&mut c0, n, 1.0, true),
+                    out_dst(&mut c1, n, -2.0, false),
+                ];
+                let p = Product {
+                    m,
+                    n,
+                    k,
+                    a: &at,
+                    b: &bt,
+                    c: &cs[..dests],
+                };
+                // SAFETY: the terms cover m×k and k×n floats of `a_cm` and `b`; the
+                // destinations are distinct m×n buffers.
+                unsafe { run(micro, blk, p, threads) };
+                let what = format!("{m}x{n}x{k}, C over L2/4 {large_c}, {dests} dst, {threads}T");
+                assert_eq!(c0, want, "{what}");
+                if dests == 2 {
+                    assert_eq!(c1, second, "{what}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn splits_cover_the_range() {
         for len in [0, 1, 7, 12, 100] {

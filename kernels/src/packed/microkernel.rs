@@ -156,6 +156,22 @@ const A_LINE: usize = 16;
 /// How many k steps ahead the packed B panel is prefetched.
 const PREFETCH_STEPS: usize = 8;
 
+/// k steps between two requests of destination lines in a deep tile (see [`tile`]).
+const C_FETCH_EVERY: usize = 8;
+
+/// Fewest destination lines a tile requests along its k loop rather than all at once: more
+/// than a core has miss buffers for (two AVX-512 12×32 destinations); one such destination
+/// (24 lines) measured the same either way.
+const SPREAD_MIN_LINES: usize = 32;
+
+/// Whether a tile with a packed A micro-panel, `kc` steps deep, requests the `lines`
+/// destination lines it will read along its k loop rather than all before it: where they
+/// are many ([`SPREAD_MIN_LINES`]) and the loop is long enough to request every one,
+/// [`C_FETCH_EVERY`] steps apart.
+pub fn spreads_destination_requests(kc: usize, lines: usize) -> bool {
+    lines >= SPREAD_MIN_LINES && kc >= C_FETCH_EVERY * lines
+}
+
 /// The microkernel body: `MR` rows by `NV` vectors of `S::LANES` columns, for the first
 /// `MR` rows of an A panel whose k steps are `AS` floats apart (`MR ≤ AS`): the full tile
 /// when `MR = AS`, a shorter one for the last, partial row panel (no work on the padding
@@ -385,36 +401,68 @@ unsafe fn tile<
     // the destination tiles and, when `PACK`, the packed B panel, as the caller guarantees.
     unsafe {
         let mut acc = [[S::zero(); NV]; MR];
-        // Prefetch every line of each accumulated destination tile now, so the write-back
-        // after the k loop does not wait on memory (Xeon host, one thread, same process:
-        // 4096×64·64×64 +6%, 32³ and 64³ +2%, n ≥ 512 ±0.5%). Overwritten tiles are not
-        // read; they are prefetched only where the driver expects C out of cache
-        // (`RowFetch::overwritten_c`), as a cache-resident C only pays the requests.
+        // Request every line of each accumulated destination tile before the write-back,
+        // so it does not wait on memory (Xeon host, one thread, same process: 4096×64·64×64
+        // +6%, 32³ and 64³ +2%, n ≥ 512 ±0.5%). Overwritten tiles are not read; they are
+        // requested only where the driver expects C out of cache (`RowFetch::overwritten_c`),
+        // as a cache-resident C only pays the requests.
+        let mut fetched = [Dst::UNUSED; MAX_DST];
+        let mut n_fetched = 0;
         for d in dst.iter().filter(|d| pack.overwritten_c || !d.overwrite) {
-            for i in 0..MR {
-                for j in (0..nr).step_by(16) {
-                    S::prefetch(d.ptr.wrapping_add(i * d.rs + j));
+            fetched[n_fetched] = *d;
+            n_fetched += 1;
+        }
+        let fetched = &fetched[..n_fetched];
+        // A deep tile with a packed A panel and several destinations spreads the requests
+        // over its k loop, one line every C_FETCH_EVERY steps, instead of issuing them all
+        // at once: 48 lines from memory at once (the two destinations of an `mp` product)
+        // hold the miss buffers the B stream needs. Zen 5, one thread, spread ÷ at once,
+        // same process (5–21 rounds): mp 2048³ 1.03×, 3072³ 1.02×, 4096³ 1.00–1.06×. One
+        // destination (packed 1024³–2048³, 512×1024·1024, 256×1024·1024, the Aᵀ·B
+        // 1024×256·256×1024) measured 0.99–1.01×, so it keeps its requests up front
+        // ([`SPREAD_MIN_LINES`]); with A read in place the extra counters cost more than
+        // they saved (256³ and 512³ 0.93×, 64×784·784×256 0.95×), so those tiles,
+        // shallower ones and the variants that copy B or fetch the next A do too.
+        let lines = fetched.len() * MR * nr.div_ceil(A_LINE);
+        let spread = !PACK && ars == 0 && spreads_destination_requests(kc, lines);
+        if !spread {
+            for d in fetched {
+                for i in 0..MR {
+                    for j in (0..nr).step_by(A_LINE) {
+                        S::prefetch(d.ptr.wrapping_add(i * d.rs + j));
+                    }
                 }
             }
         }
-        // Tiles that prefetch ahead for the next panels, or the next row panel's A, are
-        // variants of their own, so the others keep a k loop without that work.
-        match (ars == 0, PACK && pack.ahead > 0, !pack.next_a.is_null()) {
-            (true, false, _) => k_loop::<S, MR, NV, false, TAIL, PACK, false, false>(
-                &mut acc, kc, a, 0, AS, b, bs, last, pack,
-            ),
-            (true, true, _) => k_loop::<S, MR, NV, false, TAIL, PACK, true, false>(
-                &mut acc, kc, a, 0, AS, b, bs, last, pack,
-            ),
-            (false, false, false) => k_loop::<S, MR, NV, true, TAIL, PACK, false, false>(
-                &mut acc, kc, a, ars, 1, b, bs, last, pack,
-            ),
-            (false, false, true) => k_loop::<S, MR, NV, true, TAIL, PACK, false, true>(
-                &mut acc, kc, a, ars, 1, b, bs, last, pack,
-            ),
-            (false, true, _) => k_loop::<S, MR, NV, true, TAIL, PACK, true, false>(
-                &mut acc, kc, a, ars, 1, b, bs, last, pack,
-            ),
+        // Tiles that prefetch ahead for the next panels, the next row panel's A, or their
+        // destinations along the way are variants of their own, so the others keep a k loop
+        // without that work.
+        let extra = match (ars == 0, PACK && pack.ahead > 0, !pack.next_a.is_null()) {
+            (true, false, _) if spread => FETCH_C,
+            (_, true, _) => AHEAD,
+            (false, false, true) => NEXT_A,
+            _ => PLAIN,
+        };
+        let (direct, aks) = (ars != 0, if ars == 0 { AS } else { 1 });
+        let steps = Steps {
+            kc,
+            a,
+            ars,
+            aks,
+            b,
+            bs,
+            last,
+            pack,
+            fetched: if spread { fetched } else { &[] },
+        };
+        let into = &mut acc;
+        match (direct, extra) {
+            (false, FETCH_C) => k_loop::<S, MR, NV, false, TAIL, PACK, FETCH_C>(into, steps),
+            (false, AHEAD) => k_loop::<S, MR, NV, false, TAIL, PACK, AHEAD>(into, steps),
+            (false, _) => k_loop::<S, MR, NV, false, TAIL, PACK, PLAIN>(into, steps),
+            (true, NEXT_A) => k_loop::<S, MR, NV, true, TAIL, PACK, NEXT_A>(into, steps),
+            (true, AHEAD) => k_loop::<S, MR, NV, true, TAIL, PACK, AHEAD>(into, steps),
+            (true, _) => k_loop::<S, MR, NV, true, TAIL, PACK, PLAIN>(into, steps),
         }
         for d in dst {
             if d.coef == 1.0 {
@@ -482,15 +530,38 @@ unsafe fn write_back<
     }
 }
 
-/// The k loop of a tile: accumulates `kc` rank-1 updates into `acc`. A rows are `ars`
-/// apart when `DIRECT` (else 1), A steps `aks` apart; B steps `bs` apart, the last vector
-/// read as its first `last` lanes when `TAIL`, and copied to `pack` when `PACK`, which
-/// also prefetches B for `pack.ahead` panels to the right when `AHEAD`; `NEXT_A` (A in
-/// place) also prefetches the next row panel's A at `pack.next_a`, one line per step.
+/// What a k loop does beside its FMAs (the `EXTRA` of [`k_loop`]): nothing.
+const PLAIN: u8 = 0;
+/// Also prefetches B for `pack.ahead` panels to the right (tiles that pack B).
+const AHEAD: u8 = 1;
+/// Also prefetches the next row panel's A at `pack.next_a`, one line per step (A in place).
+const NEXT_A: u8 = 2;
+/// Also requests the lines of the destinations `fetched`, one every [`C_FETCH_EVERY`]
+/// steps (deep tiles with a packed A panel).
+const FETCH_C: u8 = 3;
+
+/// The operands of one k loop: `kc` steps of A (rows `ars` apart when `DIRECT`, steps `aks`
+/// apart) and B (steps `bs` apart, the last vector `last` lanes wide when `TAIL`), what the
+/// tile does beside them (`pack`) and the destinations whose lines it requests (`fetched`).
+struct Steps<'a> {
+    kc: usize,
+    a: *const f32,
+    ars: usize,
+    aks: usize,
+    b: *const f32,
+    bs: usize,
+    last: usize,
+    pack: PackB,
+    fetched: &'a [Dst],
+}
+
+/// The k loop of a tile: accumulates `kc` rank-1 updates into `acc`, reading A in place
+/// when `DIRECT` (else a packed panel), masking B's last vector when `TAIL`, copying each
+/// B step to `pack` when `PACK`, and doing the `EXTRA` work ([`PLAIN`], [`AHEAD`],
+/// [`NEXT_A`], [`FETCH_C`]).
 ///
 /// # Safety
 /// As [`tile`].
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn k_loop<
     S: Simd,
@@ -499,30 +570,54 @@ unsafe fn k_loop<
     const DIRECT: bool,
     const TAIL: bool,
     const PACK: bool,
-    const AHEAD: bool,
-    const NEXT_A: bool,
+    const EXTRA: u8,
 >(
     acc: &mut [[S::V; NV]; MR],
-    kc: usize,
-    mut a: *const f32,
-    ars: usize,
-    aks: usize,
-    mut b: *const f32,
-    bs: usize,
-    last: usize,
-    pack: PackB,
+    steps: Steps<'_>,
 ) {
+    let Steps {
+        kc,
+        mut a,
+        ars,
+        aks,
+        mut b,
+        bs,
+        last,
+        pack,
+        fetched,
+    } = steps;
     let mut packed = pack.ptr;
+    // The destination line requested next (`FETCH_C`): destination `c_d`, row `c_row`,
+    // line `c_line` of that row; `tick` counts the k steps since the last request.
+    let (mut tick, mut c_d, mut c_row, mut c_line) = (0, 0, 0, 0);
+    let c_lines = (NV * S::LANES).div_ceil(A_LINE);
     // The next row panel's A (in place, rows `ars` apart), one line per k step: row
     // `pf_row`, floats `pf_at..`, until every row's kc floats are requested.
-    let pf_end = if DIRECT && NEXT_A { kc } else { 0 };
+    let pf_end = if DIRECT && EXTRA == NEXT_A { kc } else { 0 };
     let (mut pf_row, mut pf_at) = (0, 0);
     // SAFETY: reads stay inside A's rows / panel and B's k steps (`p < kc`), and copies
     // inside the packed panel, as the caller guarantees; prefetch addresses need not be
     // valid.
     unsafe {
         for _ in 0..kc {
-            if NEXT_A && pf_at < pf_end {
+            if EXTRA == FETCH_C {
+                tick += 1;
+                if tick == C_FETCH_EVERY && c_d < fetched.len() {
+                    tick = 0;
+                    let d = &fetched[c_d];
+                    S::prefetch(d.ptr.wrapping_add(c_row * d.rs + c_line * A_LINE));
+                    c_line += 1;
+                    if c_line == c_lines {
+                        c_line = 0;
+                        c_row += 1;
+                        if c_row == MR {
+                            c_row = 0;
+                            c_d += 1;
+                        }
+                    }
+                }
+            }
+            if EXTRA == NEXT_A && pf_at < pf_end {
                 S::prefetch(pack.next_a.wrapping_add(pf_row * ars + pf_at));
                 pf_row += 1;
                 if pf_row == MR {
@@ -552,7 +647,7 @@ unsafe fn k_loop<
             for v in 0..NV {
                 S::prefetch(b.wrapping_add(PREFETCH_STEPS * bs + v * S::LANES));
             }
-            if AHEAD {
+            if EXTRA == AHEAD {
                 // The panels to the right: their lines of the same B row, NV·LANES floats
                 // per panel (a narrower last panel only prefetches past B's row).
                 for v in NV..(1 + pack.ahead) * NV {
