@@ -105,14 +105,24 @@ unsafe fn pack_panels(out: *mut f32, terms: &[Term], w: usize, len: usize, kc: u
     }
 }
 
+/// How many k steps (rows of B) ahead [`pack_b`] requests its source lines when asked to.
+const FETCH_STEPS_AHEAD: usize = 4;
+
 /// [`pack`] for terms contiguous along the width (`xs = 1`), k step by k step across all
 /// panels: each source line is read once, front to back, instead of one panel-width
-/// piece per line per panel (lines of a wide B are pages apart).
+/// piece per line per panel (lines of a wide B are pages apart). With `FETCH`, each step
+/// also requests the lines of the step [`FETCH_STEPS_AHEAD`] further on.
 ///
 /// # Safety
 /// As [`pack`].
 #[inline(always)]
-unsafe fn pack_by_steps(out: *mut f32, terms: &[Term], w: usize, len: usize, kc: usize) {
+unsafe fn pack_by_steps<const FETCH: bool>(
+    out: *mut f32,
+    terms: &[Term],
+    w: usize,
+    len: usize,
+    kc: usize,
+) {
     let panels = len.div_ceil(w);
     let tail = len - (panels - 1) * w;
     for p in 0..kc {
@@ -122,6 +132,14 @@ unsafe fn pack_by_steps(out: *mut f32, terms: &[Term], w: usize, len: usize, kc:
             unsafe {
                 let d = out.add(q * w * kc + p * w);
                 let x0 = q * w;
+                if FETCH {
+                    for t in terms {
+                        let ahead = t.ptr.wrapping_add(x0 + (p + FETCH_STEPS_AHEAD) * t.ps);
+                        for x in (0..width).step_by(16) {
+                            prefetch_line(ahead.wrapping_add(x));
+                        }
+                    }
+                }
                 match terms {
                     [t] if t.coef == 1.0 => copy_line(t.ptr.add(x0 + p * t.ps), d, width),
                     [t0, t1] => {
@@ -145,6 +163,19 @@ unsafe fn pack_by_steps(out: *mut f32, terms: &[Term], w: usize, len: usize, kc:
             }
         }
     }
+}
+
+/// Requests the cache line holding `p` (no effect where the ISA has no prefetch here).
+#[inline(always)]
+fn prefetch_line(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// Copies `width` floats from `src` to `dst`: the microkernels' panel widths as fixed-size
@@ -182,9 +213,19 @@ unsafe fn copy_line(src: *const f32, dst: *mut f32, width: usize) {
 /// 256×784·784×1024 +5%, 512×1024·1024 +3%, 1024³ +1.4%, mp at 2048 +1.8%. For A blocks
 /// (`w` = MR, a column-major A) it measured 1–2% slower, so A keeps [`pack`].
 ///
+/// With `fetch` (B from memory rather than cache, see `driver::packing_fetches_b`), each
+/// step requests the source lines of the step four rows on: every row of a block is a new
+/// page (or two terms' rows are, for `mp`'s sums), where the hardware prefetchers start over.
+///
 /// # Safety
 /// As [`pack`].
-pub unsafe fn pack_b(out: &mut [f32], terms: &[Term], w: usize, len: usize, kc: usize, simd: bool) {
+pub unsafe fn pack_b(
+    out: &mut [f32],
+    terms: &[Term],
+    (w, len, kc): (usize, usize, usize),
+    simd: bool,
+    fetch: bool,
+) {
     if !terms.iter().all(|t| t.xs == 1) {
         // SAFETY: the caller's contract.
         return unsafe { pack(out, terms, w, len, kc, simd) };
@@ -196,7 +237,15 @@ pub unsafe fn pack_b(out: &mut [f32], terms: &[Term], w: usize, len: usize, kc: 
     let out = out.as_mut_ptr();
     // SAFETY: `out` holds every panel (checked above); terms and `simd` per the caller's
     // contract.
-    unsafe { compiled_for(simd, || pack_by_steps(out, terms, w, len, kc)) };
+    unsafe {
+        compiled_for(simd, || {
+            if fetch {
+                pack_by_steps::<true>(out, terms, w, len, kc)
+            } else {
+                pack_by_steps::<false>(out, terms, w, len, kc)
+            }
+        })
+    };
 }
 
 /// Packs the leading lines of a panel with the AVX transposing packer when every term is
@@ -342,7 +391,8 @@ mod by_steps_tests {
     use super::*;
 
     /// `pack_b`'s step-by-step order packs exactly what the panel-by-panel order packs, for
-    /// one plain term, scaled and summed terms, and a ragged last panel.
+    /// one plain term, scaled and summed terms, and a ragged last panel, with and without
+    /// requesting source lines ahead (whose addresses run past the block).
     #[test]
     fn pack_b_matches_pack() {
         let (rows, ld) = (37, 83);
@@ -361,7 +411,7 @@ mod by_steps_tests {
             &[t(0, 1.0), t(5, -1.0)],
             &[t(0, 1.0), t(1, 0.5), t(2, -1.0)],
         ];
-        for terms in sets {
+        for (terms, fetch) in sets.into_iter().flat_map(|t| [(t, false), (t, true)]) {
             for (w, len) in [(32usize, 64usize), (32, 70), (16, 5), (12, 77)] {
                 let size = len.div_ceil(w) * w * rows;
                 let (mut a, mut b) = (vec![f32::NAN; size], vec![f32::NAN; size]);
@@ -369,7 +419,7 @@ mod by_steps_tests {
                 // inside `m` (offset ≤ 5, len ≤ 77 < ld - 5).
                 unsafe {
                     pack(&mut a, terms, w, len, rows, false);
-                    pack_b(&mut b, terms, w, len, rows, false);
+                    pack_b(&mut b, terms, (w, len, rows), false, fetch);
                 }
                 assert_eq!(a, b, "terms {} w {w} len {len}", terms.len());
             }
