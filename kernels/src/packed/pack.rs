@@ -237,14 +237,22 @@ pub unsafe fn pack_b(
     let out = out.as_mut_ptr();
     // SAFETY: `out` holds every panel (checked above); terms and `simd` per the caller's
     // contract.
+    // (One closure per variant, each inlined into the AVX function: a closure holding both
+    // was compiled apart, without AVX, its line copies calls to `memcpy`.)
     unsafe {
-        compiled_for(simd, || {
-            if fetch {
-                pack_by_steps::<true>(out, terms, w, len, kc)
-            } else {
-                pack_by_steps::<false>(out, terms, w, len, kc)
-            }
-        })
+        if fetch {
+            compiled_for(
+                simd,
+                #[inline(always)]
+                || pack_by_steps::<true>(out, terms, w, len, kc),
+            )
+        } else {
+            compiled_for(
+                simd,
+                #[inline(always)]
+                || pack_by_steps::<false>(out, terms, w, len, kc),
+            )
+        }
     };
 }
 
