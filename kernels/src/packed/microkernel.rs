@@ -406,13 +406,7 @@ unsafe fn tile<
         // +6%, 32³ and 64³ +2%, n ≥ 512 ±0.5%). Overwritten tiles are not read; they are
         // requested only where the driver expects C out of cache (`RowFetch::overwritten_c`),
         // as a cache-resident C only pays the requests.
-        let mut fetched = [Dst::UNUSED; MAX_DST];
-        let mut n_fetched = 0;
-        for d in dst.iter().filter(|d| pack.overwritten_c || !d.overwrite) {
-            fetched[n_fetched] = *d;
-            n_fetched += 1;
-        }
-        let fetched = &fetched[..n_fetched];
+        let wanted = |d: &&Dst| pack.overwritten_c || !d.overwrite;
         // A deep tile with a packed A panel and several destinations spreads the requests
         // over its k loop, one line every C_FETCH_EVERY steps, instead of issuing them all
         // at once: 48 lines from memory at once (the two destinations of an `mp` product)
@@ -422,11 +416,15 @@ unsafe fn tile<
         // 1024×256·256×1024) measured 0.99–1.01×, so it keeps its requests up front
         // ([`SPREAD_MIN_LINES`]); with A read in place the extra counters cost more than
         // they saved (256³ and 512³ 0.93×, 64×784·784×256 0.95×), so those tiles,
-        // shallower ones and the variants that copy B or fetch the next A do too.
-        let lines = fetched.len() * MR * nr.div_ceil(A_LINE);
-        let spread = !PACK && ars == 0 && spreads_destination_requests(kc, lines);
+        // shallower ones and the variants that copy B or fetch the next A do too. The
+        // cheap tests come first: the count costs a shallow tile 1–2%.
+        let lines_per_dst = MR * nr.div_ceil(A_LINE);
+        let spread = !PACK
+            && ars == 0
+            && kc >= C_FETCH_EVERY * SPREAD_MIN_LINES
+            && spreads_destination_requests(kc, dst.iter().filter(wanted).count() * lines_per_dst);
         if !spread {
-            for d in fetched {
+            for d in dst.iter().filter(wanted) {
                 for i in 0..MR {
                     for j in (0..nr).step_by(A_LINE) {
                         S::prefetch(d.ptr.wrapping_add(i * d.rs + j));
@@ -436,33 +434,37 @@ unsafe fn tile<
         }
         // Tiles that prefetch ahead for the next panels, the next row panel's A, or their
         // destinations along the way are variants of their own, so the others keep a k loop
-        // without that work.
-        let extra = match (ars == 0, PACK && pack.ahead > 0, !pack.next_a.is_null()) {
-            (true, false, _) if spread => FETCH_C,
-            (_, true, _) => AHEAD,
-            (false, false, true) => NEXT_A,
-            _ => PLAIN,
-        };
-        let (direct, aks) = (ars != 0, if ars == 0 { AS } else { 1 });
+        // without that work. A's step is a constant of each variant (1 in place, AS packed).
         let steps = Steps {
             kc,
             a,
             ars,
-            aks,
             b,
             bs,
             last,
             pack,
-            fetched: if spread { fetched } else { &[] },
+            fetched: &[],
         };
         let into = &mut acc;
-        match (direct, extra) {
-            (false, FETCH_C) => k_loop::<S, MR, NV, false, TAIL, PACK, FETCH_C>(into, steps),
-            (false, AHEAD) => k_loop::<S, MR, NV, false, TAIL, PACK, AHEAD>(into, steps),
-            (false, _) => k_loop::<S, MR, NV, false, TAIL, PACK, PLAIN>(into, steps),
-            (true, NEXT_A) => k_loop::<S, MR, NV, true, TAIL, PACK, NEXT_A>(into, steps),
-            (true, AHEAD) => k_loop::<S, MR, NV, true, TAIL, PACK, AHEAD>(into, steps),
-            (true, _) => k_loop::<S, MR, NV, true, TAIL, PACK, PLAIN>(into, steps),
+        match (ars == 0, PACK && pack.ahead > 0, !pack.next_a.is_null()) {
+            (true, false, _) if spread => {
+                let mut fetched = [Dst::UNUSED; MAX_DST];
+                let mut n = 0;
+                for d in dst.iter().filter(wanted) {
+                    fetched[n] = *d;
+                    n += 1;
+                }
+                let steps = Steps {
+                    fetched: &fetched[..n],
+                    ..steps
+                };
+                k_loop::<S, MR, NV, AS, false, TAIL, PACK, FETCH_C>(into, steps)
+            }
+            (true, true, _) => k_loop::<S, MR, NV, AS, false, TAIL, PACK, AHEAD>(into, steps),
+            (true, false, _) => k_loop::<S, MR, NV, AS, false, TAIL, PACK, PLAIN>(into, steps),
+            (false, true, _) => k_loop::<S, MR, NV, 1, true, TAIL, PACK, AHEAD>(into, steps),
+            (false, false, true) => k_loop::<S, MR, NV, 1, true, TAIL, PACK, NEXT_A>(into, steps),
+            (false, false, false) => k_loop::<S, MR, NV, 1, true, TAIL, PACK, PLAIN>(into, steps),
         }
         for d in dst {
             if d.coef == 1.0 {
@@ -540,14 +542,12 @@ const NEXT_A: u8 = 2;
 /// steps (deep tiles with a packed A panel).
 const FETCH_C: u8 = 3;
 
-/// The operands of one k loop: `kc` steps of A (rows `ars` apart when `DIRECT`, steps `aks`
-/// apart) and B (steps `bs` apart, the last vector `last` lanes wide when `TAIL`), what the
+/// The operands of one k loop: `kc` steps of A (rows `ars` apart when `DIRECT`) and B (steps `bs` apart, the last vector `last` lanes wide when `TAIL`), what the
 /// tile does beside them (`pack`) and the destinations whose lines it requests (`fetched`).
 struct Steps<'a> {
     kc: usize,
     a: *const f32,
     ars: usize,
-    aks: usize,
     b: *const f32,
     bs: usize,
     last: usize,
@@ -556,7 +556,7 @@ struct Steps<'a> {
 }
 
 /// The k loop of a tile: accumulates `kc` rank-1 updates into `acc`, reading A in place
-/// when `DIRECT` (else a packed panel), masking B's last vector when `TAIL`, copying each
+/// when `DIRECT` (else a packed panel), its k steps `A_STEP` floats apart, masking B's last vector when `TAIL`, copying each
 /// B step to `pack` when `PACK`, and doing the `EXTRA` work ([`PLAIN`], [`AHEAD`],
 /// [`NEXT_A`], [`FETCH_C`]).
 ///
@@ -567,6 +567,7 @@ unsafe fn k_loop<
     S: Simd,
     const MR: usize,
     const NV: usize,
+    const A_STEP: usize,
     const DIRECT: bool,
     const TAIL: bool,
     const PACK: bool,
@@ -579,7 +580,6 @@ unsafe fn k_loop<
         kc,
         mut a,
         ars,
-        aks,
         mut b,
         bs,
         last,
@@ -661,7 +661,7 @@ unsafe fn k_loop<
                     row[v] = S::fma(av, bv[v], row[v]);
                 }
             }
-            a = a.wrapping_add(aks);
+            a = a.wrapping_add(A_STEP);
             b = b.wrapping_add(bs);
         }
     }
