@@ -1447,14 +1447,11 @@ mod tests {
     #[test]
     fn grouped_b_packing_computes_exact_products() {
         L3_FOR_GROUPING.store(64 << 10, std::sync::atomic::Ordering::Relaxed);
-        let micro = crate::packed::PackedKernel::new().plan().0;
-        let blk = crate::packed::PackedKernel::new().plan().1;
         for (m, n, k) in [(13, 1024, 600), (40, 1024, 600), (64, 1100, 520)] {
             assert!(k * n > DIRECT_B_MAX, "B is packed, not read in place");
             assert!(fill_b_group(k, n, grouping_l3()) > 1);
             let (a, b) = (small_ints(m * k, 1), small_ints(k * n, 3));
             let want = reference_product(&a, &b, (m, n, k));
-            let second: Vec<f32> = want.iter().map(|w| 1.0 - 2.0 * w).collect();
             let at = [term(k, 1)].map(|t| Term {
                 ptr: a.as_ptr(),
                 ..t
@@ -1464,27 +1461,47 @@ mod tests {
                 ..t
             });
             for threads in 1..=3 {
-                let (mut c0, mut c1) = (vec![f32::NAN; m * n], vec![1.0f32; m * n]);
-                let cs = [
-                    out_dst(&mut c0, n, 1.0, true),
-                    out_dst(&mut c1, n, -2.0, false),
-                ];
-                let p = Product {
-                    m,
-                    n,
-                    k,
-                    a: &at,
-                    b: &bt,
-                    c: &cs,
-                };
-                // SAFETY: the terms cover m×k and k×n floats of `a` and `b`; the
-                // destinations are distinct m×n buffers.
-                unsafe { run(micro, blk, p, threads) };
-                assert_eq!(c0, want, "{m}x{n}x{k} threads {threads}");
-                assert_eq!(c1, second, "{m}x{n}x{k} threads {threads}");
+                let what = format!("{m}x{n}x{k} threads {threads}");
+                check_destinations((m, n, k), &at, &bt, &want, (2, threads), &what);
             }
         }
         L3_FOR_GROUPING.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Runs the `m×n×k` product of the terms `at` and `bt` (which cover `a`, `b` of that
+    /// product) into `dests` destinations (1 or 2) on `threads` threads, the first
+    /// overwritten, the second holding 1 and accumulated with coefficient −2, and checks
+    /// them against `want` (the exact product) and `1 − 2·want`.
+    fn check_destinations(
+        (m, n, k): (usize, usize, usize),
+        at: &[Term],
+        bt: &[Term],
+        want: &[f32],
+        (dests, threads): (usize, usize),
+        what: &str,
+    ) {
+        let (micro, blk) = crate::packed::PackedKernel::new().plan();
+        let (mut c0, mut c1) = (vec![f32::NAN; m * n], vec![1.0f32; m * n]);
+        let cs = [
+            out_dst(&mut c0, n, 1.0, true),
+            out_dst(&mut c1, n, -2.0, false),
+        ];
+        let p = Product {
+            m,
+            n,
+            k,
+            a: at,
+            b: bt,
+            c: &cs[..dests],
+        };
+        // SAFETY: the terms cover m×k and k×n valid floats (caller); the destinations are
+        // distinct m×n buffers.
+        unsafe { run(micro, blk, p, threads) };
+        assert_eq!(c0, want, "{what}");
+        if dests == 2 {
+            let second: Vec<f32> = want.iter().map(|w| 1.0 - 2.0 * w).collect();
+            assert_eq!(c1, second, "{what}");
+        }
     }
 
     /// Deep tiles with a packed A (here column-major, so never read in place) and two
@@ -1509,7 +1526,6 @@ mod tests {
             // Row-major copy of the column-major A for the reference.
             let a: Vec<f32> = (0..m * k).map(|x| a_cm[(x % k) * m + x / k]).collect();
             let want = reference_product(&a, &b, (m, n, k));
-            let second: Vec<f32> = want.iter().map(|w| 1.0 - 2.0 * w).collect();
             let at = [term(1, m)].map(|t| Term {
                 ptr: a_cm.as_ptr(),
                 ..t
@@ -1520,27 +1536,8 @@ mod tests {
             });
             let large_c = m * n * 4 >= l2 / 4;
             for (threads, dests) in [(1, 1), (1, 2), (2, 2)] {
-                let (mut c0, mut c1) = (vec![f32::NAN; m * n], vec![1.0f32; m * n]);
-                let cs = [
-                    out_dst(&mut c0, n, 1.0, true),
-                    out_dst(&mut c1, n, -2.0, false),
-                ];
-                let p = Product {
-                    m,
-                    n,
-                    k,
-                    a: &at,
-                    b: &bt,
-                    c: &cs[..dests],
-                };
-                // SAFETY: the terms cover m×k and k×n floats of `a_cm` and `b`; the
-                // destinations are distinct m×n buffers.
-                unsafe { run(micro, blk, p, threads) };
                 let what = format!("{m}x{n}x{k}, C over L2/4 {large_c}, {dests} dst, {threads}T");
-                assert_eq!(c0, want, "{what}");
-                if dests == 2 {
-                    assert_eq!(c1, second, "{what}");
-                }
+                check_destinations((m, n, k), &at, &bt, &want, (dests, threads), &what);
             }
         }
     }
